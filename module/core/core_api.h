@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The core's C interface: what the module's C shim calls. The shim owns
+ * kernel objects (devices, files, memory, wait queues); the core owns the
+ * rules (parameters, layout, protocol) and never touches a kernel API.
+ *
+ * |region| is the kernel's mapping of a ring; |info| the kernel's own copy
+ * of its layout, never the one in shared memory.
+ */
+#ifndef EXO_CORE_API_H
+#define EXO_CORE_API_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct exo_ring_create;
+struct exo_ring_info;
+struct exo_ring_stats;
+
+/* Name check of exo_ring_create.name; 0 or -errno with *why. */
+int exo_core_check_name(const char *name, unsigned long size, const char **why);
+/* Validates creation parameters and computes the layout. */
+int exo_core_plan_ring(const struct exo_ring_create *req, struct exo_ring_info *info,
+		       const char **why);
+/* Lays a new ring out in zeroed memory of info->region_size bytes. */
+void exo_core_init_ring(void *region, const struct exo_ring_info *info);
+
+/* Whether a waiter of kind |which| (EXO_WAIT_*) can make progress. */
+int exo_core_ready(void *region, const struct exo_ring_info *info, unsigned int which);
+/* Announces a sleeper of kind |which|: sets need_wakeup. */
+void exo_core_announce_sleep(void *region, const struct exo_ring_info *info, unsigned int which);
+/* Clears need_wakeup of |which| and bumps its wake_seq: a wake-up is due. */
+void exo_core_note_wake(void *region, const struct exo_ring_info *info, unsigned int which);
+/* Bit (1 << EXO_WAIT_*) set for each kind with sleepers announced. */
+unsigned int exo_core_pending_wakeups(void *region, const struct exo_ring_info *info,
+				      unsigned int kinds);
+
+/*
+ * The kernel as a ring peer (read(2)/write(2) on a ring fd): one message
+ * per call. Return bytes moved, -EAGAIN (empty/full), -EMSGSIZE,
+ * -EFAULT or -EBADMSG (corrupted shared state). *wake gets the kinds whose
+ * sleepers must be woken (see exo_core_pending_wakeups).
+ */
+long exo_core_read(void *region, const struct exo_ring_info *info, void *ubuf,
+		   unsigned long len, unsigned int *wake);
+long exo_core_write(void *region, const struct exo_ring_info *info, const void *ubuf,
+		    unsigned long len, unsigned int *wake);
+
+/* Fills what shared memory says of the ring; the shim adds its own. */
+void exo_core_stats(void *region, const struct exo_ring_info *info, struct exo_ring_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXO_CORE_API_H */

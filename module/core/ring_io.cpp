@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+// The core's C interface (core_api.h): ring planning, readiness, sleep
+// bookkeeping and the kernel acting as a ring peer. Everything read from
+// the ring region is shared with user space and is validated before use.
+#include "module/core/core_api.h"
+
+#include "module/core/errno.h"
+#include "module/core/platform.h"
+#include "module/core/ring_layout.h"
+#include "module/core/ring_view.h"
+
+namespace exo {
+namespace {
+
+constexpr u32 kind_bit(u32 which) { return 1u << which; }
+
+// One read of a slot that user space may be scribbling on: later checks
+// and uses see the same values.
+exo_slot snapshot(const exo_slot& shared) {
+  exo_slot copy;
+  const u64* from = reinterpret_cast<const u64*>(&shared);
+  u64* to = reinterpret_cast<u64*>(&copy);
+  for (usize i = 0; i < sizeof(exo_slot) / sizeof(u64); ++i) to[i] = load_relaxed(&from[i]);
+  return copy;
+}
+
+exo_zc_desc zc_desc_of(const exo_slot& slot) {
+  exo_zc_desc desc;
+  __builtin_memcpy(&desc, slot.data, sizeof(desc));
+  return desc;
+}
+
+// Size the reader needs for |slot|, or -1 if the slot is malformed.
+long message_size(const exo_slot& slot) {
+  if (slot.type == EXO_MSG_INLINE) return slot.len <= EXO_INLINE_MAX ? slot.len : -1;
+  if (slot.type == EXO_MSG_ZEROCOPY) return zc_desc_of(slot).len;
+  return -1;
+}
+
+// Kinds among |kinds| whose sleepers announced themselves. The full
+// barrier orders our publication before the need_wakeup loads.
+u32 pending_wakeups(RingView& view, u32 kinds) {
+  full_barrier();
+  u32 due = 0;
+  for (u32 which = 0; which < EXO_WAIT_NR; ++which) {
+    if ((kinds & kind_bit(which)) && load_relaxed(&view.waiter(which).need_wakeup))
+      due |= kind_bit(which);
+  }
+  return due;
+}
+
+long deliver_zerocopy(RingView& view, const exo_slot& slot, void* ubuf, u32* kinds) {
+  exo_zc_desc desc = zc_desc_of(slot);
+  const u8* payload = view.zc_payload(desc);
+  long ret = -kEBADMSG;
+  if (payload) ret = exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : desc.len;
+  if (desc.buf < view.info().buf_count && view.return_buffer(desc.buf))
+    *kinds |= kind_bit(EXO_WAIT_BUFFER);
+  return ret;
+}
+
+long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
+  SeqRing<exo_slot>& ring = view.messages();
+  u64 pos = ring.consumer_pos();
+  if (!ring.published(pos)) return -kEAGAIN;
+  // Peek before claiming so that a short buffer loses no message.
+  long size = message_size(snapshot(ring.at(pos)));
+  if (size > 0 && static_cast<unsigned long>(size) > len) return -kEMSGSIZE;
+
+  if (ring.claim_consume(1, &pos) == 0) return -kEAGAIN;
+  exo_slot slot = snapshot(ring.at(pos));
+  ring.release(pos);
+  *kinds |= kind_bit(EXO_WAIT_SPACE);
+
+  size = message_size(slot);
+  if (size < 0) return -kEBADMSG;
+  // Another consumer took the peeked message: this one may be larger.
+  if (static_cast<unsigned long>(size) > len) return -kEMSGSIZE;
+  if (slot.type == EXO_MSG_ZEROCOPY) return deliver_zerocopy(view, slot, ubuf, kinds);
+  return exo_plat_copy_to_user(ubuf, slot.data, slot.len) ? -kEFAULT : slot.len;
+}
+
+long write_inline(RingView& view, const void* ubuf, unsigned long len) {
+  u8 data[EXO_INLINE_MAX];
+  if (exo_plat_copy_from_user(data, ubuf, len)) return -kEFAULT;
+  u64 pos;
+  if (view.messages().claim_produce(1, &pos) == 0) return -kEAGAIN;
+  exo_slot& slot = view.messages().at(pos);
+  slot.type = EXO_MSG_INLINE;
+  slot.flags = 0;
+  slot.len = static_cast<u16>(len);
+  __builtin_memcpy(slot.data, data, len);
+  view.messages().publish(pos);
+  return static_cast<long>(len);
+}
+
+long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* kinds) {
+  if (!view.has_pool() || len > view.info().buf_size) return -kEMSGSIZE;
+  // Best effort: do not take a buffer for a message that has no slot.
+  if (!view.messages().can_produce()) return -kEAGAIN;
+  u32 buf;
+  if (!view.take_buffer(&buf)) return -kEAGAIN;
+  long ret = -kEFAULT;
+  u64 pos;
+  if (exo_plat_copy_from_user(view.buffer(buf), ubuf, len) == 0) {
+    ret = -kEAGAIN;
+    if (view.messages().claim_produce(1, &pos) != 0) ret = static_cast<long>(len);
+  }
+  if (ret < 0) {
+    if (view.return_buffer(buf)) *kinds |= kind_bit(EXO_WAIT_BUFFER);
+    return ret;
+  }
+  exo_slot& slot = view.messages().at(pos);
+  exo_zc_desc desc = {buf, 0, static_cast<u32>(len), 0};
+  slot.type = EXO_MSG_ZEROCOPY;
+  slot.flags = 0;
+  slot.len = sizeof(desc);
+  __builtin_memcpy(slot.data, &desc, sizeof(desc));
+  view.messages().publish(pos);
+  return ret;
+}
+
+}  // namespace
+}  // namespace exo
+
+using exo::RingView;
+
+extern "C" {
+
+int exo_core_check_name(const char* name, unsigned long size, const char** why) {
+  return exo::check_name(name, size, why);
+}
+
+int exo_core_plan_ring(const exo_ring_create* req, exo_ring_info* info, const char** why) {
+  return exo::plan_ring(*req, info, why);
+}
+
+void exo_core_init_ring(void* region, const exo_ring_info* info) { exo::init_ring(region, *info); }
+
+int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which) {
+  RingView view(region, *info);
+  return view.ready(which);
+}
+
+void exo_core_announce_sleep(void* region, const exo_ring_info* info, unsigned int which) {
+  RingView view(region, *info);
+  if (which >= EXO_WAIT_NR) return;
+  exo::store_relaxed(&view.waiter(which).need_wakeup, 1u);
+}
+
+void exo_core_note_wake(void* region, const exo_ring_info* info, unsigned int which) {
+  RingView view(region, *info);
+  if (which >= EXO_WAIT_NR) return;
+  exo_ring_waiter& waiter = view.waiter(which);
+  exo::store_relaxed(&waiter.need_wakeup, 0u);
+  exo::fetch_add(&waiter.wake_seq, 1u);
+}
+
+unsigned int exo_core_pending_wakeups(void* region, const exo_ring_info* info, unsigned int kinds) {
+  RingView view(region, *info);
+  return exo::pending_wakeups(view, kinds);
+}
+
+long exo_core_read(void* region, const exo_ring_info* info, void* ubuf, unsigned long len,
+                   unsigned int* wake) {
+  RingView view(region, *info);
+  u32 kinds = 0;
+  long ret = exo::read_message(view, ubuf, len, &kinds);
+  *wake = kinds ? exo::pending_wakeups(view, kinds) : 0;
+  return ret;
+}
+
+long exo_core_write(void* region, const exo_ring_info* info, const void* ubuf, unsigned long len,
+                    unsigned int* wake) {
+  RingView view(region, *info);
+  u32 kinds = 0;
+  long ret = len <= EXO_INLINE_MAX ? exo::write_inline(view, ubuf, len)
+                                   : exo::write_zerocopy(view, ubuf, len, &kinds);
+  if (ret >= 0) kinds |= exo::kind_bit(EXO_WAIT_DATA);
+  *wake = kinds ? exo::pending_wakeups(view, kinds) : 0;
+  return ret;
+}
+
+void exo_core_stats(void* region, const exo_ring_info* info, exo_ring_stats* out) {
+  RingView view(region, *info);
+  const exo_ring_header* h = view.header();
+  *out = exo_ring_stats{};
+  out->messages = exo::load_relaxed(&h->prod.pos);
+  out->received = exo::load_relaxed(&h->cons.pos);
+  out->batches = exo::load_relaxed(&h->prod.batches) + exo::load_relaxed(&h->cons.batches);
+  out->full_events = exo::load_relaxed(&h->prod.stalls);
+  out->empty_events = exo::load_relaxed(&h->cons.stalls);
+  for (u32 which = 0; which < EXO_WAIT_NR; ++which) {
+    out->sleeps += exo::load_relaxed(&h->waiters[which].sleeps);
+    out->wakeups += exo::load_relaxed(&h->waiters[which].wakes);
+  }
+  out->region_size = info->region_size;
+  out->capacity = info->capacity;
+  out->mode = info->mode;
+  out->buf_size = info->buf_size;
+  out->buf_count = info->buf_count;
+}
+
+}  // extern "C"

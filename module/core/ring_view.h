@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+// A ring region seen through a trusted description of its layout: the
+// kernel's own copy of exo_ring_info, or one user space validated when it
+// mapped the ring. Shared by the kernel-side peer and the user library, so
+// both speak the protocol through the same code.
+#ifndef EXO_CORE_RING_VIEW_H
+#define EXO_CORE_RING_VIEW_H
+
+#include "module/core/seq_ring.h"
+#include "module/core/types.h"
+#include "uapi/exofusion.h"
+
+namespace exo {
+
+class RingView {
+ public:
+  RingView() = default;
+  RingView(void* region, const exo_ring_info& info);
+
+  exo_ring_header* header() const { return header_; }
+  const exo_ring_info& info() const { return info_; }
+  SeqRing<exo_slot>& messages() { return messages_; }
+  SeqRing<exo_free_cell>& free_buffers() { return free_; }
+  bool has_pool() const { return info_.buf_count != 0; }
+  exo_ring_waiter& waiter(u32 which) const { return header_->waiters[which]; }
+
+  u8* buffer(u32 buf) const { return pool_ + static_cast<u64>(buf) * info_.buf_size; }
+
+  // Where a zero-copy descriptor's bytes are, or nullptr when the
+  // descriptor (read from shared memory) points outside the pool.
+  u8* zc_payload(const exo_zc_desc& desc) const;
+
+  // Whether a waiter of kind |which| (EXO_WAIT_*) can make progress now.
+  bool ready(u32 which);
+
+  // Takes a free zero-copy buffer index; false when none is free (or the
+  // free ring holds an index outside the pool, which is dropped).
+  bool take_buffer(u32* buf);
+  // Returns a buffer to the free ring; false if the ring refused it.
+  bool return_buffer(u32 buf);
+
+ private:
+  exo_ring_header* header_ = nullptr;
+  exo_ring_info info_{};
+  SeqRing<exo_slot> messages_;
+  SeqRing<exo_free_cell> free_;
+  u8* pool_ = nullptr;
+};
+
+// Checks a ring description against the rules of exo_ring_plan() and the
+// size of the mapping it came with. Returns 0 or -EINVAL, with |why| set.
+int validate_info(const exo_ring_info& info, u64 mapped_size, const char** why);
+
+}  // namespace exo
+
+#endif  // EXO_CORE_RING_VIEW_H
