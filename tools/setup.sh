@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential g++ make linux-headers-amd64 kmod cpio gzip busybox-static
 qemu-system-x86 liburing-dev libboost-dev python3 python3-pytest sparse
-linux-source-6.1 valgrind"
+linux-source-6.1 valgrind libgtest-dev"
 
 missing=""
 for p in $PKGS; do

@@ -150,7 +150,7 @@ struct exo_ring_header {
 
 /* --- control device ioctls (/dev/exofusion/control) --- */
 
-struct exo_ring_create {
+struct exo_create_req {
 	char name[EXO_NAME_MAX];	/* [a-zA-Z0-9._-], not "control", ".", ".." */
 	__u32 capacity;			/* slots, power of two */
 	__u32 mode;			/* EXO_MODE_* */
@@ -161,13 +161,13 @@ struct exo_ring_create {
 	__u64 region_size;		/* out: bytes to mmap */
 };
 
-struct exo_ring_name {
+struct exo_name_req {
 	char name[EXO_NAME_MAX];
 };
 
 /* --- ring device ioctls (/dev/exofusion/<name>) --- */
 
-struct exo_ring_wait {
+struct exo_wait_req {
 	__u32 which;		/* EXO_WAIT_* */
 	__u32 flags;		/* must be 0 */
 	__s64 timeout_ns;	/* < 0: no timeout */
@@ -192,10 +192,10 @@ struct exo_ring_stats {
 };
 
 #define EXO_IOC_MAGIC		0xEF
-#define EXO_IOC_CREATE		_IOWR(EXO_IOC_MAGIC, 0x01, struct exo_ring_create)
-#define EXO_IOC_DESTROY		_IOW(EXO_IOC_MAGIC, 0x02, struct exo_ring_name)
+#define EXO_IOC_CREATE		_IOWR(EXO_IOC_MAGIC, 0x01, struct exo_create_req)
+#define EXO_IOC_DESTROY		_IOW(EXO_IOC_MAGIC, 0x02, struct exo_name_req)
 #define EXO_RING_IOC_INFO	_IOR(EXO_IOC_MAGIC, 0x10, struct exo_ring_info)
-#define EXO_RING_IOC_WAIT	_IOW(EXO_IOC_MAGIC, 0x11, struct exo_ring_wait)
+#define EXO_RING_IOC_WAIT	_IOW(EXO_IOC_MAGIC, 0x11, struct exo_wait_req)
 #define EXO_RING_IOC_WAKE	_IO(EXO_IOC_MAGIC, 0x12)	/* arg: EXO_WAIT_* */
 #define EXO_RING_IOC_STATS	_IOR(EXO_IOC_MAGIC, 0x13, struct exo_ring_stats)
 
@@ -221,8 +221,8 @@ EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, free_cons) == 4 * EXO_CACHELINE, "
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_waiter) == EXO_CACHELINE, "waiter is one line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, waiters) == 5 * EXO_CACHELINE, "waiter lines");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_header) <= EXO_PAGE_SIZE, "header fits a page");
-EXO_STATIC_ASSERT(sizeof(struct exo_ring_create) == 64, "create ABI size");
-EXO_STATIC_ASSERT(sizeof(struct exo_ring_wait) == 16, "wait ABI size");
+EXO_STATIC_ASSERT(sizeof(struct exo_create_req) == 64, "create ABI size");
+EXO_STATIC_ASSERT(sizeof(struct exo_wait_req) == 16, "wait ABI size");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_stats) == 96, "stats ABI size");
 
 #endif /* _UAPI_EXOFUSION_H */

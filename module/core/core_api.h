@@ -14,14 +14,14 @@
 extern "C" {
 #endif
 
-struct exo_ring_create;
+struct exo_create_req;
 struct exo_ring_info;
 struct exo_ring_stats;
 
-/* Name check of exo_ring_create.name; 0 or -errno with *why. */
+/* Name check of exo_create_req.name; 0 or -errno with *why. */
 int exo_core_check_name(const char *name, unsigned long size, const char **why);
 /* Validates creation parameters and computes the layout. */
-int exo_core_plan_ring(const struct exo_ring_create *req, struct exo_ring_info *info,
+int exo_core_plan_ring(const struct exo_create_req *req, struct exo_ring_info *info,
 		       const char **why);
 /* Lays a new ring out in zeroed memory of info->region_size bytes. */
 void exo_core_init_ring(void *region, const struct exo_ring_info *info);

@@ -131,7 +131,7 @@ int exo_core_check_name(const char* name, unsigned long size, const char** why) 
   return exo::check_name(name, size, why);
 }
 
-int exo_core_plan_ring(const exo_ring_create* req, exo_ring_info* info, const char** why) {
+int exo_core_plan_ring(const exo_create_req* req, exo_ring_info* info, const char** why) {
   return exo::plan_ring(*req, info, why);
 }
 

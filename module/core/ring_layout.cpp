@@ -31,7 +31,7 @@ int fail(int err, const char* reason, const char** why) {
   return -err;
 }
 
-int check_pool(const exo_ring_create& req, const char** why) {
+int check_pool(const exo_create_req& req, const char** why) {
   if ((req.buf_size == 0) != (req.buf_count == 0))
     return fail(kEINVAL, "buf_size and buf_count must be both zero or both set", why);
   if (req.buf_count == 0) return 0;
@@ -59,7 +59,7 @@ int check_name(const char* name, usize size, const char** why) {
   return 0;
 }
 
-int plan_ring(const exo_ring_create& req, exo_ring_info* info, const char** why) {
+int plan_ring(const exo_create_req& req, exo_ring_info* info, const char** why) {
   int err = check_name(req.name, sizeof(req.name), why);
   if (err) return err;
   if (!is_power_of_two(req.capacity) || req.capacity < EXO_RING_MIN_CAPACITY ||

@@ -19,7 +19,7 @@ int check_name(const char* name, usize size, const char** why);
 
 // Validates |req| and computes the layout. Returns 0 or a negative errno
 // with |why| naming the offending parameter.
-int plan_ring(const exo_ring_create& req, exo_ring_info* info, const char** why);
+int plan_ring(const exo_create_req& req, exo_ring_info* info, const char** why);
 
 // Writes the header and the initial cell sequences into |region|, which
 // must be zeroed and info.region_size bytes long.

@@ -60,7 +60,7 @@ bool RingView::return_buffer(u32 buf) {
 }
 
 int validate_info(const exo_ring_info& info, u64 mapped_size, const char** why) {
-  exo_ring_create req{};
+  exo_create_req req{};
   req.name[0] = 'x';
   req.capacity = info.capacity;
   req.mode = info.mode;

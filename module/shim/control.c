@@ -10,7 +10,7 @@
 
 static long exo_control_create(void __user *argp)
 {
-	struct exo_ring_create req;
+	struct exo_create_req req;
 	int err;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
@@ -25,7 +25,7 @@ static long exo_control_create(void __user *argp)
 
 static long exo_control_destroy(void __user *argp)
 {
-	struct exo_ring_name req;
+	struct exo_name_req req;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;

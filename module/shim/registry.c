@@ -115,7 +115,7 @@ struct exo_ring *exo_ring_get_by_minor(int minor)
 	return ring;
 }
 
-static struct exo_ring *exo_ring_alloc(const struct exo_ring_create *req)
+static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
 {
 	struct exo_ring *ring;
 	unsigned int i;
@@ -157,7 +157,7 @@ out_unlock:
 	return err;
 }
 
-int exo_ring_create(struct exo_ring_create *req)
+int exo_ring_create(struct exo_create_req *req)
 {
 	struct exo_ring *ring;
 	const char *why = NULL;
@@ -196,7 +196,7 @@ static void exo_ring_unpublish_locked(struct exo_ring *ring)
 	ring->dev = NULL;
 }
 
-int exo_ring_destroy(const struct exo_ring_name *req)
+int exo_ring_destroy(const struct exo_name_req *req)
 {
 	struct exo_ring *ring;
 	const char *why = NULL;

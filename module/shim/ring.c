@@ -90,7 +90,7 @@ static long exo_timeout_jiffies(s64 timeout_ns)
 
 static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
 {
-	struct exo_ring_wait w;
+	struct exo_wait_req w;
 
 	if (copy_from_user(&w, argp, sizeof(w)))
 		return -EFAULT;

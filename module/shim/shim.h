@@ -44,8 +44,8 @@ struct exo_ring {
 /* registry.c: names, minors and lifetime of rings */
 int exo_registry_init(void);
 void exo_registry_exit(void);
-int exo_ring_create(struct exo_ring_create *req);
-int exo_ring_destroy(const struct exo_ring_name *req);
+int exo_ring_create(struct exo_create_req *req);
+int exo_ring_destroy(const struct exo_name_req *req);
 struct exo_ring *exo_ring_get_by_minor(int minor);
 void exo_ring_put(struct exo_ring *ring);
 extern const struct attribute_group *exo_ring_groups[];

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+# exofusion: `make` builds the module, the library and the tools;
+# `make demo` shows rings working through the loaded module;
+# `make check` runs every test; `make bench` the perf scenarios.
+
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+PYTHON := /usr/bin/python3
+PYTEST := $(PYTHON) -m pytest
+VM := $(PYTHON) tools/vm/exovm.py
+
+CXX := g++
+BASE_CXXFLAGS := -std=gnu++17 -g -Wall -Wextra -Werror -I. -MMD -MP -fno-exceptions -pthread
+LDLIBS := -luring -lpthread -lrt
+
+# The core sources the library shares with the module (hosted build).
+CORE_SHARED_SRCS := module/core/ring_layout.cpp module/core/ring_view.cpp
+LIB_SRCS := $(CORE_SHARED_SRCS) $(wildcard userspace/lib/*.cpp)
+# The core in full, with the user-space platform, for its unit tests.
+CORE_TEST_SRCS := $(wildcard module/core/*.cpp) userspace/hosted/platform.cpp \
+	$(wildcard tests/core/*.cpp)
+STRESS_SRCS := tests/stress/ring_stress.cpp
+FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
+BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
+
+.PHONY: all setup module userspace sanitizers check check-host check-vm demo bench clean
+all: setup module userspace
+
+setup:
+	@sh tools/setup.sh
+
+module: setup
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+comma := ,
+
+# One set of rules per build variant: $(1) output directory, $(2) flags.
+define variant
+$(1)/obj/%.o: %.cpp
+	@mkdir -p $$(@D)
+	$$(CXX) $$(BASE_CXXFLAGS) $(2) -c -o $$@ $$<
+$(1)/lib/libexofusion.a: $$(patsubst %.cpp,$(1)/obj/%.o,$$(LIB_SRCS))
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$(1)/bin/core_tests: $$(patsubst %.cpp,$(1)/obj/%.o,$$(CORE_TEST_SRCS))
+	@mkdir -p $$(@D)
+	$$(CXX) $(2) -pthread -o $$@ $$^ -lgtest -lgtest_main
+$(1)/bin/ring_stress: $$(patsubst %.cpp,$(1)/obj/%.o,$$(STRESS_SRCS)) $(1)/lib/libexofusion.a
+	@mkdir -p $$(@D)
+	$$(CXX) $(2) -o $$@ $$^ $$(LDLIBS)
+-include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call variant,build,-O2))
+$(eval $(call variant,build/asan,-O1 -fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=all))
+$(eval $(call variant,build/tsan,-O1 -fsanitize=thread))
+
+build/bin/fusionctl: $(patsubst %.cpp,build/obj/%.o,$(FUSIONCTL_SRCS)) build/lib/libexofusion.a
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $^ $(LDLIBS)
+
+build/bin/exobench: $(patsubst %.cpp,build/obj/%.o,$(BENCH_SRCS)) build/lib/libexofusion.a
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $^ $(LDLIBS)
+
+userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench \
+	build/bin/core_tests build/bin/ring_stress
+
+sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
+	build/tsan/bin/core_tests build/tsan/bin/ring_stress
+
+check: all sanitizers
+	$(PYTEST) -q -rs tests/host
+	$(VM) --timeout 1500 -- $(PYTEST) -q -rs -p no:cacheprovider tests/vm
+
+demo: all
+	$(VM) --timeout 600 -- sh tools/demo.sh
+
+bench: all
+	@mkdir -p build/bench
+	$(PYTEST) -q -s tests/bench
+	$(PYTHON) tools/bench/report.py build/bench/results.jsonl
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf build

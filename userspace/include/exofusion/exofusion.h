@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR GPL-2.0 */
+/*
+ * libexofusion: fusion rings between processes.
+ *
+ * A ring lives either in the exofusion kernel module (a device node
+ * /dev/exofusion/<name>, shared by name or fd) or, when the module is
+ * absent, in a memfd (shared by fd: fork or SCM_RIGHTS). Both run the same
+ * protocol in the same shared layout (uapi/exofusion.h); only sleeping and
+ * waking differ (module ioctls vs futexes).
+ *
+ * Every call returns 0 (or a count) on success and a negative errno on
+ * failure; exo_last_error() then names what was wrong. Calls block with an
+ * adaptive wait (spin, then sleep) unless EXO_NONBLOCK is given.
+ *
+ * Thread-safety: an SPSC ring has one sending and one receiving party at a
+ * time (threads or processes); an MPMC ring any number of each.
+ */
+#ifndef EXOFUSION_EXOFUSION_H
+#define EXOFUSION_EXOFUSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "uapi/exofusion.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct exo_ring exo_ring;
+
+enum exo_backend {
+	EXO_BACKEND_AUTO = 0,	/* the module if loaded, else memfd */
+	EXO_BACKEND_DEVICE = 1,
+	EXO_BACKEND_MEMFD = 2,
+};
+
+struct exo_ring_params {
+	const char *name;	/* device: node name; memfd: label, may be NULL */
+	uint32_t capacity;	/* slots, power of two */
+	uint32_t mode;		/* EXO_MODE_SPSC or EXO_MODE_MPMC */
+	uint32_t buf_size;	/* zero-copy buffer size (0: no pool) */
+	uint32_t buf_count;	/* zero-copy buffers */
+	uint32_t perm;		/* device node mode; 0 means 0600 */
+};
+
+/* Flags of send/recv calls */
+#define EXO_NONBLOCK	0x1u
+
+/* A received message. For EXO_MSG_ZEROCOPY, data points into the ring's
+ * buffer pool and buf must be handed back with exo_zc_release(). */
+struct exo_msg {
+	uint32_t type;		/* EXO_MSG_INLINE or EXO_MSG_ZEROCOPY */
+	uint32_t len;
+	uint32_t buf;
+	uint32_t flags;		/* EXO_SLOT_F_* */
+	const void *data;	/* inline: points at inline_data */
+	uint8_t inline_data[EXO_INLINE_MAX];
+};
+
+int exo_ring_create(const struct exo_ring_params *params, enum exo_backend backend,
+		    exo_ring **out);
+int exo_ring_open(const char *name, exo_ring **out);
+int exo_ring_attach_fd(int fd, exo_ring **out);
+void exo_ring_close(exo_ring *ring);
+int exo_ring_destroy(const char *name);
+
+int exo_ring_fd(const exo_ring *ring);
+int exo_ring_is_device(const exo_ring *ring);
+const struct exo_ring_info *exo_ring_get_info(const exo_ring *ring);
+int exo_ring_get_stats(exo_ring *ring, struct exo_ring_stats *stats);
+
+/* Inline messages (len <= EXO_INLINE_MAX): one slot each. */
+int exo_send(exo_ring *ring, const void *data, size_t len, unsigned int flags);
+int exo_recv(exo_ring *ring, struct exo_msg *msg, unsigned int flags);
+
+/* Batches: many slots, one publication, at most one wake-up. Return the
+ * number of messages moved (>= 1 unless EXO_NONBLOCK). */
+int exo_send_batch(exo_ring *ring, const struct iovec *msgs, unsigned int count,
+		   unsigned int flags);
+int exo_recv_batch(exo_ring *ring, struct exo_msg *msgs, unsigned int max, unsigned int flags);
+
+/* Zero copy: take a pool buffer, build the message in it, send a range of
+ * it; the receiver reads it in place and releases the buffer. */
+int exo_zc_reserve(exo_ring *ring, uint32_t *buf, void **data, unsigned int flags);
+int exo_zc_send(exo_ring *ring, uint32_t buf, uint32_t offset, uint32_t len, unsigned int flags);
+int exo_zc_release(exo_ring *ring, uint32_t buf);
+
+/* Waits until a waiter of kind EXO_WAIT_* could progress (adaptive spin,
+ * then sleep). timeout_ns < 0: no timeout. 0, -ETIMEDOUT or -EINTR. */
+int exo_ring_wait(exo_ring *ring, unsigned int which, int64_t timeout_ns);
+
+/* What went wrong in this thread's last failing call. */
+const char *exo_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXOFUSION_EXOFUSION_H */

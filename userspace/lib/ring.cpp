@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: LGPL-2.1 OR GPL-2.0
+// libexofusion: ring handles, and the ring protocol as seen by senders and
+// receivers in user space. The protocol itself (claims, publication,
+// validation) is the core's (module/core): the same code the module runs.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <new>
+
+#include "module/core/ring_layout.h"
+#include "module/core/ring_view.h"
+#include "userspace/include/exofusion/exofusion.h"
+#include "userspace/lib/backend.h"
+#include "userspace/lib/error.h"
+
+using exo::RingView;
+using exo::lib::Backend;
+using exo::lib::fail;
+
+namespace {
+
+constexpr char kDeviceDir[] = "/dev/exofusion/";
+constexpr char kControlPath[] = "/dev/exofusion/control";
+
+// Adaptive spinning before sleeping, in pause instructions: grows when
+// waits end while spinning, shrinks when they end asleep. With one CPU
+// spinning only delays the party we wait for, so the budget is zero.
+constexpr u32 kSpinMin = 64;
+constexpr u32 kSpinMax = 1u << 14;
+
+u32 initial_spin_budget() { return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1024 : 0; }
+
+}  // namespace
+
+struct exo_ring {
+  int fd = -1;
+  bool device = false;
+  void* region = MAP_FAILED;
+  u64 mapped_size = 0;
+  RingView view;
+  Backend* backend = nullptr;
+  u32 spin_budget[EXO_WAIT_NR] = {};
+
+  ~exo_ring() {
+    delete backend;
+    if (region != MAP_FAILED) munmap(region, mapped_size);
+    if (fd >= 0) close(fd);
+  }
+
+  bool multi() const { return view.info().mode == EXO_MODE_MPMC; }
+
+  // Counter in a side's line: a plain update when that side has a single
+  // party (no read-modify-write in SPSC mode), atomic otherwise.
+  void bump(u64* counter) const {
+    if (multi())
+      exo::fetch_add(counter, 1ull);
+    else
+      exo::store_relaxed(counter, exo::load_relaxed(counter) + 1);
+  }
+
+  // After publishing: a syscall only if someone sleeps. The compiler
+  // barrier suffices; sleepers issue the cross-CPU barrier (see backend.h).
+  void notify(u32 which) {
+    exo::compiler_barrier();
+    if (exo::load_relaxed(&view.waiter(which).need_wakeup)) backend->wake(view, which);
+  }
+
+  int wait(u32 which, s64 timeout_ns) {
+    u32& budget = spin_budget[which];
+    for (u32 spins = 0; spins < budget; ++spins) {
+      if (view.ready(which)) {
+        budget = spins * 2 > budget ? (spins * 2 < kSpinMax ? spins * 2 : kSpinMax) : budget;
+        return 0;
+      }
+      exo::cpu_relax();
+    }
+    if (budget > kSpinMin) budget -= budget / 8;
+    return backend->sleep(view, which, timeout_ns);
+  }
+
+  // The side a waiter of |which| waits on, for its stall counter.
+  u64* stall_counter(u32 which) {
+    exo_ring_header* h = view.header();
+    return which == EXO_WAIT_DATA ? &h->cons.stalls : which == EXO_WAIT_SPACE ? &h->prod.stalls
+                                                                             : &h->free_cons.stalls;
+  }
+
+  // One failed attempt: -EAGAIN if non-blocking, else wait and retry.
+  int stall(u32 which, unsigned int flags, bool first) {
+    if (first) bump(stall_counter(which));
+    if (flags & EXO_NONBLOCK) return -EAGAIN;
+    return wait(which, -1);
+  }
+};
+
+namespace {
+
+int map_ring(exo_ring* ring, const exo_ring_info& info, u64 size) {
+  const char* why = nullptr;
+  int err = exo::validate_info(info, size, &why);
+  if (err) return fail(err, "ring fd %d: %s", ring->fd, why);
+  ring->region = mmap(nullptr, info.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, ring->fd, 0);
+  if (ring->region == MAP_FAILED) return fail(-errno, "mmap of ring fd %d", ring->fd);
+  ring->mapped_size = info.region_size;
+  // Our own copy of the layout: later scribbles on the header change nothing.
+  ring->view = RingView(ring->region, info);
+  for (u32& budget : ring->spin_budget) budget = initial_spin_budget();
+  return 0;
+}
+
+int attach_device(exo_ring* ring) {
+  exo_ring_info info;
+  if (ioctl(ring->fd, EXO_RING_IOC_INFO, &info) != 0)
+    return fail(-errno, "fd %d is not an exofusion ring device", ring->fd);
+  ring->device = true;
+  ring->backend = exo::lib::new_device_backend(ring->fd);
+  if (!ring->backend) return fail(-ENOMEM, "ring backend");
+  return map_ring(ring, info, info.region_size);
+}
+
+int attach_memfd(exo_ring* ring, u64 size) {
+  int err = exo::lib::register_memfd_process();
+  if (err) return fail(err, "membarrier(2) global expedited registration");
+  exo_ring_info info;
+  if (pread(ring->fd, &info, sizeof(info), 0) != static_cast<ssize_t>(sizeof(info)))
+    return fail(-EINVAL, "fd %d is too small to hold a ring", ring->fd);
+  ring->backend = exo::lib::new_memfd_backend();
+  if (!ring->backend) return fail(-ENOMEM, "ring backend");
+  return map_ring(ring, info, size);
+}
+
+// Takes ownership of |fd|, also on failure.
+int attach(int fd, exo_ring** out) {
+  exo_ring* ring = new (std::nothrow) exo_ring;
+  if (!ring) {
+    close(fd);
+    return fail(-ENOMEM, "ring handle");
+  }
+  ring->fd = fd;
+  struct stat st;
+  int err = fstat(fd, &st) == 0 ? 0 : fail(-errno, "fstat of fd %d", fd);
+  if (!err && S_ISCHR(st.st_mode))
+    err = attach_device(ring);
+  else if (!err && S_ISREG(st.st_mode))
+    err = attach_memfd(ring, st.st_size);
+  else if (!err)
+    err = fail(-EINVAL, "fd %d is neither a ring device nor a memfd", fd);
+  if (err) {
+    delete ring;
+    return err;
+  }
+  *out = ring;
+  return 0;
+}
+
+int open_device(const char* name, exo_ring** out) {
+  const char* why = nullptr;
+  int err = exo::check_name(name, strlen(name) + 1, &why);
+  if (err) return fail(err, "ring name '%s': %s", name, why);
+  char path[sizeof(kDeviceDir) + EXO_NAME_MAX];
+  snprintf(path, sizeof(path), "%s%s", kDeviceDir, name);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return fail(-errno, "open %s", path);
+  return attach(fd, out);
+}
+
+int create_device(const exo_create_req& req, exo_ring** out) {
+  int control = open(kControlPath, O_RDWR | O_CLOEXEC);
+  if (control < 0) return fail(-errno, "open %s (is the exofusion module loaded?)", kControlPath);
+  exo_create_req inout = req;
+  int err = ioctl(control, EXO_IOC_CREATE, &inout) == 0 ? 0 : -errno;
+  close(control);
+  if (err) return fail(err, "create ring '%s'", req.name);
+  err = open_device(req.name, out);
+  if (err) exo_ring_destroy(req.name);
+  return err;
+}
+
+int create_memfd(const exo_create_req& req, exo_ring** out) {
+  exo_ring_info info;
+  const char* why = nullptr;
+  exo::plan_ring(req, &info, &why);  // validated by the caller already
+  char label[EXO_NAME_MAX + 16];
+  snprintf(label, sizeof(label), "exofusion:%s", req.name);
+  int fd = memfd_create(label, MFD_CLOEXEC);
+  if (fd < 0) return fail(-errno, "memfd_create");
+  void* region = MAP_FAILED;
+  int err = ftruncate(fd, info.region_size) == 0 ? 0 : fail(-errno, "ftruncate of ring memfd");
+  if (!err) region = mmap(nullptr, info.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (!err && region == MAP_FAILED) err = fail(-errno, "mmap of ring memfd");
+  if (err) {
+    close(fd);
+    return err;
+  }
+  exo::init_ring(region, info);
+  munmap(region, info.region_size);
+  return attach(fd, out);
+}
+
+bool module_loaded() { return access(kControlPath, F_OK) == 0; }
+
+int check_msg_size(size_t len) {
+  if (len <= EXO_INLINE_MAX) return 0;
+  return fail(-EMSGSIZE, "inline message of %zu bytes: at most %d", len, EXO_INLINE_MAX);
+}
+
+void fill_inline(exo_slot& slot, const void* data, size_t len, u8 flags) {
+  slot.type = EXO_MSG_INLINE;
+  slot.flags = flags;
+  slot.len = static_cast<u16>(len);
+  memcpy(slot.data, data, len);
+}
+
+// Reads a claimed slot into |msg|; 0 or -EBADMSG for a malformed slot.
+int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg) {
+  msg->type = slot.type;
+  msg->flags = slot.flags;
+  if (slot.type == EXO_MSG_INLINE && slot.len <= EXO_INLINE_MAX) {
+    msg->len = slot.len;
+    memcpy(msg->inline_data, slot.data, slot.len);
+    msg->data = msg->inline_data;
+    return 0;
+  }
+  if (slot.type == EXO_MSG_ZEROCOPY) {
+    exo_zc_desc desc;
+    memcpy(&desc, slot.data, sizeof(desc));
+    msg->data = ring->view.zc_payload(desc);
+    msg->len = desc.len;
+    msg->buf = desc.buf;
+    if (msg->data) return 0;
+  }
+  return fail(-EBADMSG, "malformed message (type %u, len %u)", slot.type, slot.len);
+}
+
+}  // namespace
+
+extern "C" {
+
+int exo_ring_create(const exo_ring_params* params, exo_backend backend, exo_ring** out) {
+  exo_create_req req{};
+  const char* name = params->name ? params->name : "anonymous";
+  if (strlen(name) >= sizeof(req.name))
+    return fail(-ENAMETOOLONG, "ring name '%s': longer than %d characters", name, EXO_NAME_MAX - 1);
+  memcpy(req.name, name, strlen(name));
+  req.capacity = params->capacity;
+  req.mode = params->mode;
+  req.buf_size = params->buf_size;
+  req.buf_count = params->buf_count;
+  req.perm = params->perm ? params->perm : 0600;
+  exo_ring_info info;
+  const char* why = nullptr;
+  int err = exo::plan_ring(req, &info, &why);
+  if (err) return fail(err, "ring '%s': %s", name, why);
+  if (backend == EXO_BACKEND_AUTO) backend = module_loaded() ? EXO_BACKEND_DEVICE : EXO_BACKEND_MEMFD;
+  if (backend == EXO_BACKEND_DEVICE) return create_device(req, out);
+  if (backend == EXO_BACKEND_MEMFD) return create_memfd(req, out);
+  return fail(-EINVAL, "unknown backend %d", static_cast<int>(backend));
+}
+
+int exo_ring_open(const char* name, exo_ring** out) { return open_device(name, out); }
+
+int exo_ring_attach_fd(int fd, exo_ring** out) {
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return fail(-errno, "dup of fd %d", fd);
+  return attach(own, out);
+}
+
+void exo_ring_close(exo_ring* ring) { delete ring; }
+
+int exo_ring_destroy(const char* name) {
+  exo_name_req req{};
+  const char* why = nullptr;
+  int err = exo::check_name(name, strlen(name) + 1, &why);
+  if (err) return fail(err, "ring name '%s': %s", name, why);
+  memcpy(req.name, name, strlen(name));
+  int control = open(kControlPath, O_RDWR | O_CLOEXEC);
+  if (control < 0) return fail(-errno, "open %s (is the exofusion module loaded?)", kControlPath);
+  err = ioctl(control, EXO_IOC_DESTROY, &req) == 0 ? 0 : -errno;
+  close(control);
+  return err ? fail(err, "destroy ring '%s'", name) : 0;
+}
+
+int exo_ring_fd(const exo_ring* ring) { return ring->fd; }
+int exo_ring_is_device(const exo_ring* ring) { return ring->device; }
+const exo_ring_info* exo_ring_get_info(const exo_ring* ring) { return &ring->view.info(); }
+
+int exo_ring_get_stats(exo_ring* ring, exo_ring_stats* stats) {
+  if (ring->device)
+    return ioctl(ring->fd, EXO_RING_IOC_STATS, stats) == 0 ? 0 : fail(-errno, "ring stats");
+  *stats = exo_ring_stats{};
+  const exo_ring_header* h = ring->view.header();
+  const exo_ring_info& info = ring->view.info();
+  stats->messages = h->prod.pos;
+  stats->received = h->cons.pos;
+  stats->batches = h->prod.batches + h->cons.batches;
+  stats->full_events = h->prod.stalls;
+  stats->empty_events = h->cons.stalls;
+  for (const exo_ring_waiter& w : h->waiters) {
+    stats->sleeps += w.sleeps;
+    stats->wakeups += w.wakes;
+  }
+  stats->region_size = info.region_size;
+  stats->capacity = info.capacity;
+  stats->mode = info.mode;
+  stats->buf_size = info.buf_size;
+  stats->buf_count = info.buf_count;
+  return 0;
+}
+
+int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
+  int err = check_msg_size(len);
+  if (err) return err;
+  u64 pos;
+  for (bool first = true; ring->view.messages().claim_produce(1, &pos) == 0; first = false) {
+    err = ring->stall(EXO_WAIT_SPACE, flags, first);
+    if (err) return err;
+  }
+  fill_inline(ring->view.messages().at(pos), data, len, 0);
+  ring->view.messages().publish(pos);
+  ring->notify(EXO_WAIT_DATA);
+  return 0;
+}
+
+int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
+  u64 pos;
+  for (bool first = true; ring->view.messages().claim_consume(1, &pos) == 0; first = false) {
+    int err = ring->stall(EXO_WAIT_DATA, flags, first);
+    if (err) return err;
+  }
+  int err = read_slot(ring, ring->view.messages().at(pos), msg);
+  ring->view.messages().release(pos);
+  ring->notify(EXO_WAIT_SPACE);
+  return err;
+}
+
+int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsigned int flags) {
+  for (unsigned int i = 0; i < count; ++i) {
+    int err = check_msg_size(msgs[i].iov_len);
+    if (err) return err;
+  }
+  auto& slots = ring->view.messages();
+  unsigned int sent = 0;
+  bool first = true;
+  while (sent < count) {
+    u64 pos;
+    u32 n = slots.claim_produce(count - sent, &pos);
+    if (n == 0) {
+      int err = ring->stall(EXO_WAIT_SPACE, flags, first);
+      if (err) return sent ? static_cast<int>(sent) : err;
+      first = false;
+      continue;
+    }
+    for (u32 i = 0; i < n; ++i) {
+      const iovec& m = msgs[sent + i];
+      u8 slot_flags = sent + i + 1 == count ? EXO_SLOT_F_BATCH_END : 0;
+      fill_inline(slots.at(pos + i), m.iov_base, m.iov_len, slot_flags);
+    }
+    for (u32 i = 0; i < n; ++i) slots.publish(pos + i);
+    sent += n;
+    ring->bump(&ring->view.header()->prod.batches);
+    ring->notify(EXO_WAIT_DATA);
+  }
+  return static_cast<int>(sent);
+}
+
+int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int flags) {
+  auto& slots = ring->view.messages();
+  u64 pos;
+  u32 n;
+  for (bool first = true; (n = slots.claim_consume(max, &pos)) == 0; first = false) {
+    int err = ring->stall(EXO_WAIT_DATA, flags, first);
+    if (err) return err;
+  }
+  int err = 0;
+  for (u32 i = 0; i < n; ++i) {
+    int e = read_slot(ring, slots.at(pos + i), &msgs[i]);
+    slots.release(pos + i);
+    if (e && !err) err = e;
+  }
+  ring->bump(&ring->view.header()->cons.batches);
+  ring->notify(EXO_WAIT_SPACE);
+  return err ? err : static_cast<int>(n);
+}
+
+int exo_zc_reserve(exo_ring* ring, uint32_t* buf, void** data, unsigned int flags) {
+  if (!ring->view.has_pool()) return fail(-EOPNOTSUPP, "ring has no zero-copy buffer pool");
+  for (bool first = true; !ring->view.take_buffer(buf); first = false) {
+    int err = ring->stall(EXO_WAIT_BUFFER, flags, first);
+    if (err) return err;
+  }
+  *data = ring->view.buffer(*buf);
+  return 0;
+}
+
+int exo_zc_send(exo_ring* ring, uint32_t buf, uint32_t offset, uint32_t len, unsigned int flags) {
+  exo_zc_desc desc = {buf, offset, len, 0};
+  if (!ring->view.zc_payload(desc))
+    return fail(-EINVAL, "zero-copy range buf %u offset %u len %u is outside the pool", buf,
+                offset, len);
+  u64 pos;
+  for (bool first = true; ring->view.messages().claim_produce(1, &pos) == 0; first = false) {
+    int err = ring->stall(EXO_WAIT_SPACE, flags, first);
+    if (err) return err;
+  }
+  exo_slot& slot = ring->view.messages().at(pos);
+  fill_inline(slot, &desc, sizeof(desc), 0);
+  slot.type = EXO_MSG_ZEROCOPY;
+  ring->view.messages().publish(pos);
+  ring->notify(EXO_WAIT_DATA);
+  return 0;
+}
+
+int exo_zc_release(exo_ring* ring, uint32_t buf) {
+  if (buf >= ring->view.info().buf_count)
+    return fail(-EINVAL, "buffer %u is outside the pool of %u", buf, ring->view.info().buf_count);
+  if (!ring->view.return_buffer(buf))
+    return fail(-EINVAL, "buffer %u: free ring is full (released twice?)", buf);
+  ring->notify(EXO_WAIT_BUFFER);
+  return 0;
+}
+
+int exo_ring_wait(exo_ring* ring, unsigned int which, int64_t timeout_ns) {
+  if (which >= EXO_WAIT_NR) return fail(-EINVAL, "wait kind %u: expected 0..%d", which, EXO_WAIT_NR - 1);
+  if (which == EXO_WAIT_BUFFER && !ring->view.has_pool())
+    return fail(-EINVAL, "ring has no zero-copy buffer pool to wait for");
+  if (ring->view.ready(which)) return 0;
+  return ring->wait(which, timeout_ns);
+}
+
+}  // extern "C"
