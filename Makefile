@@ -59,12 +59,20 @@ build/bin/fusionctl: $(patsubst %.cpp,build/obj/%.o,$(FUSIONCTL_SRCS)) build/lib
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^ $(LDLIBS)
 
+build/bin/uapi_dump: build/obj/tools/uapi_dump/uapi_dump.o
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $^
+
+build/bin/ring_uring_poll: build/obj/tests/stress/ring_uring_poll.o build/lib/libexofusion.a
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $^ $(LDLIBS)
+
 build/bin/exobench: $(patsubst %.cpp,build/obj/%.o,$(BENCH_SRCS)) build/lib/libexofusion.a
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^ $(LDLIBS)
 
 userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench \
-	build/bin/core_tests build/bin/ring_stress
+	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
 	build/tsan/bin/core_tests build/tsan/bin/ring_stress

@@ -1,0 +1,95 @@
+"""The exofusion ABI for tests, taken from uapi/exofusion.h by build/bin/uapi_dump."""
+import errno
+import fcntl
+import json
+import os
+import struct
+import subprocess
+
+from paths import binary
+
+ABI = json.loads(subprocess.run([str(binary("uapi_dump"))], check=True,
+                                capture_output=True, text=True).stdout)
+CONTROL = "/dev/exofusion/control"
+SYSFS = "/sys/class/exofusion"
+SPSC, MPMC = 0, 1
+
+# struct exo_create_req: name[32], capacity, mode, buf_size, buf_count, perm, flags, region_size
+CREATE_FMT = "32sIIIIIIQ"
+assert struct.calcsize(CREATE_FMT) == ABI["sizeof(struct exo_create_req)"]
+# struct exo_ring_info (first fields): magic, abi, mode, capacity, free_capacity, buf_size, buf_count
+INFO_FMT = "IIIIIIIIQQQQ"
+assert struct.calcsize(INFO_FMT) == ABI["sizeof(struct exo_ring_info)"]
+STATS_FIELDS = ("messages received batches full_events empty_events sleeps wakeups "
+                "kernel_errors region_size capacity mode buf_size buf_count open_count reserved").split()
+STATS_FMT = "9Q6I"
+assert struct.calcsize(STATS_FMT) == ABI["sizeof(struct exo_ring_stats)"]
+WAIT_FMT = "IIq"
+
+
+def ioctl_errno(fd, request, arg):
+    """Runs an ioctl; returns (0, result) or (errno, None)."""
+    try:
+        return 0, fcntl.ioctl(fd, request, arg)
+    except OSError as e:
+        return e.errno, None
+
+
+def create(name, capacity=64, mode=SPSC, buf_size=0, buf_count=0, perm=0o600, flags=0):
+    """Creates a ring; returns its region size, raises OSError on failure."""
+    raw = name if isinstance(name, bytes) else name.encode()
+    req = struct.pack(CREATE_FMT, raw, capacity, mode, buf_size, buf_count, perm, flags, 0)
+    fd = os.open(CONTROL, os.O_RDWR)
+    try:
+        out = fcntl.ioctl(fd, ABI["EXO_IOC_CREATE"], req)
+    finally:
+        os.close(fd)
+    return struct.unpack(CREATE_FMT, out)[-1]
+
+
+def create_errno(name, **kw):
+    try:
+        create(name, **kw)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+def destroy(name):
+    fd = os.open(CONTROL, os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, ABI["EXO_IOC_DESTROY"], struct.pack("32s", name.encode()))
+    finally:
+        os.close(fd)
+
+
+def destroy_quietly(name):
+    try:
+        destroy(name)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
+
+
+def info(fd):
+    keys = ("magic abi_version mode capacity free_capacity buf_size buf_count reserved "
+            "slots_offset free_offset pool_offset region_size").split()
+    raw = fcntl.ioctl(fd, ABI["EXO_RING_IOC_INFO"], bytes(ABI["sizeof(struct exo_ring_info)"]))
+    return dict(zip(keys, struct.unpack(INFO_FMT, raw)))
+
+
+def stats(fd):
+    raw = fcntl.ioctl(fd, ABI["EXO_RING_IOC_STATS"], bytes(ABI["sizeof(struct exo_ring_stats)"]))
+    return dict(zip(STATS_FIELDS, struct.unpack(STATS_FMT, raw)))
+
+
+def wait(fd, which, timeout_ns):
+    """EXO_RING_IOC_WAIT; returns 0 or the errno."""
+    err, _ = ioctl_errno(fd, ABI["EXO_RING_IOC_WAIT"], struct.pack(WAIT_FMT, which, 0, timeout_ns))
+    return err
+
+
+def module_totals():
+    """Rings and pages the module holds (its own counters)."""
+    with open(f"{SYSFS}/rings") as r, open(f"{SYSFS}/pages") as p:
+        return int(r.read()), int(p.read())
