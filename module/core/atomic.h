@@ -34,7 +34,14 @@ inline T fetch_add(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED
 // the sleeper's asymmetric barrier (membarrier or IPI) makes it sufficient.
 inline void compiler_barrier() { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
 
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer does not model fences; a seq_cst read-modify-write is one
+// on x86 and is what it understands (hosted sanitizer builds only).
+inline u32 tsan_fence_word;
+inline void full_barrier() { __atomic_fetch_add(&tsan_fence_word, 0u, __ATOMIC_SEQ_CST); }
+#else
 inline void full_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+#endif
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -109,8 +109,8 @@ void init_ring(void* region, const exo_ring_info& info) {
     free_cells[i].seq = holds_buffer ? i + 1 : i;
   }
   header->free_prod.pos = info.buf_count;
-  // Publish the layout before anyone can map it.
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  // No fence: the region reaches other parties only through a system call
+  // (mmap of the device or of the memfd), which orders these stores.
 }
 
 }  // namespace exo

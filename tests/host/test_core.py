@@ -1,0 +1,41 @@
+"""The core's unit tests and the library's cross-process streams, natively
+and under sanitizers (the same sources the module builds)."""
+import subprocess
+
+import pytest
+
+from paths import binary
+
+VARIANTS = [None, "asan", "tsan"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "asan+ubsan", "tsan"])
+def test_core_unit_tests_pass(variant):
+    res = subprocess.run([str(binary("core_tests", variant)), "--gtest_brief=1"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    assert "PASSED" in res.stdout
+
+
+STREAMS = [
+    ["--send", "inline"],
+    ["--send", "batch"],
+    ["--send", "zerocopy"],
+    ["--send", "mixed", "--share", "scm"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "mixed"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "1", "--send", "batch"],
+    ["--send", "mixed", "--bursty"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "inline", "--bursty"],
+    ["--send", "inline", "--nonblock"],
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "asan+ubsan", "tsan"])
+@pytest.mark.parametrize("args", STREAMS, ids=lambda a: "-".join(x.strip("-") for x in a))
+def test_memfd_streams_arrive_intact(variant, args):
+    msgs = 20000 if "--bursty" in args else 200000 if variant is None else 50000
+    res = subprocess.run([str(binary("ring_stress", variant)), "--backend", "memfd",
+                          "--msgs", str(msgs), "--timeout", "300", *args],
+                         capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "missing=0 duplicates=0 corrupt=0" in res.stdout
