@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Turns benchmark JSON lines into tables: printed, written as Markdown
+(build/bench/summary.md) and spliced into README.md between the results
+markers. Also checks the targets (ratios of medians measured in one run).
+
+  report.py build/bench/results.jsonl     full report, summary.md, README table
+  report.py --table -                      print a table of JSON lines from stdin
+"""
+import argparse
+import collections
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg"}
+
+# (env, scenario, metric, peer, bound): exofusion / peer must be <= bound for
+# lower-is-better metrics, >= bound otherwise.
+TARGETS = [
+    ("host", "pingpong-spin-56B", "rtt_ns", "cacheline-floor", 1.2),
+    ("host", "pingpong-spin-56B", "rtt_ns", "boost-spsc", 1.0),
+    ("host", "pingpong-block-56B", "rtt_ns", "futex", 1.0),
+    ("host", "pingpong-block-56B", "rtt_ns", "eventfd", 1.0),
+    ("host", "stream-56B", "msgs_per_s", "boost-spsc", 2.0),
+    ("host", "stream-56B-batch16", "msgs_per_s", "boost-spsc", 1.0),
+    ("host", "zerocopy-64KiB", "bytes_per_s", "unix-stream", 5.0),
+    ("vm-icount", "pingpong-block-56B", "rtt_ns", "eventfd", 0.8),
+    ("vm-icount", "stream-56B-batch16", "insn_per_msg", "pipe", 0.2),
+]
+
+
+def load(lines):
+    """Latest figure per (suite, env, scenario, metric, impl)."""
+    figures = {}
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        figures[(r["suite"], r["env"], r["scenario"], r["metric"], r["impl"])] = r
+        if r["env"] == "vm-icount" and r["metric"] == "msgs_per_s":
+            # Guest time counts instructions: 1e9 "ns" per 1e9 instructions.
+            derived = dict(r, metric="insn_per_msg", unit="insn", value=1e9 / r["value"])
+            derived.pop("p50", None), derived.pop("p99", None)
+            figures[(r["suite"], r["env"], r["scenario"], "insn_per_msg", r["impl"])] = derived
+    return figures
+
+
+def fmt(value):
+    if value is None:
+        return ""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def tables(figures):
+    """Markdown tables, one per (suite, env, scenario, metric), exofusion first."""
+    groups = collections.defaultdict(dict)
+    for (suite, env, scenario, metric, impl), r in figures.items():
+        groups[(suite, env, scenario, metric)][impl] = r
+    out = []
+    for (suite, env, scenario, metric), impls in sorted(groups.items()):
+        mine = impls.get("exofusion")
+        unit = next(iter(impls.values()))["unit"]
+        out.append(f"\n**{scenario}** ({env}, {metric}, {unit}"
+                   f"{', lower is better' if metric in LOWER_IS_BETTER else ''})\n")
+        out.append("| impl | median | p50 | p99 | exofusion / impl |")
+        out.append("|---|---:|---:|---:|---:|")
+        order = sorted(impls, key=lambda i: (i != "exofusion", impls[i]["value"]))
+        for impl in order:
+            r = impls[impl]
+            ratio = f"{mine['value'] / r['value']:.2f}x" if mine and r["value"] else ""
+            out.append(f"| {impl} | {fmt(r['value'])} | {fmt(r.get('p50'))} | "
+                       f"{fmt(r.get('p99'))} | {ratio} |")
+    return "\n".join(out)
+
+
+def check_targets(figures):
+    """One line per target: met, missed, or not measured."""
+    lines = []
+    for env, scenario, metric, peer, bound in TARGETS:
+        mine = figures.get(("rings", env, scenario, metric, "exofusion"))
+        other = figures.get(("rings", env, scenario, metric, peer))
+        what = f"{env} {scenario} {metric}: exofusion/{peer}"
+        if not mine or not other or not other["value"]:
+            lines.append(f"- {what}: not measured")
+            continue
+        ratio = mine["value"] / other["value"]
+        lower = metric in LOWER_IS_BETTER
+        met = ratio <= bound if lower else ratio >= bound
+        sign = "<=" if lower else ">="
+        lines.append(f"- {what} = {ratio:.2f} (target {sign} {bound}): {'met' if met else 'MISSED'}")
+    zc = figures.get(("rings", "host", "zerocopy-64KiB", "copies_per_msg", "exofusion"))
+    if zc:
+        lines.append(f"- host zerocopy-64KiB copies_per_msg = {zc['value']:g} (target 0): "
+                     f"{'met' if zc['value'] == 0 else 'MISSED'}")
+    return "\n".join(lines)
+
+
+def update_readme(markdown):
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        print(f"report: {README} has no {BEGIN} ... {END} markers; not updated", file=sys.stderr)
+        return
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{markdown}\n{END}{tail}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="JSON lines file, or - for stdin")
+    ap.add_argument("--table", action="store_true", help="only print the table")
+    args = ap.parse_args()
+    lines = sys.stdin if args.results == "-" else open(args.results)
+    figures = load(lines)
+    if not figures:
+        sys.exit(f"report: no figures in {args.results}")
+    body = tables(figures)
+    if args.table:
+        print(body)
+        return
+    targets = check_targets(figures)
+    markdown = f"{body}\n\nTargets (ratios of medians measured in the same run):\n\n{targets}\n"
+    summary = pathlib.Path(args.results).with_name("summary.md")
+    summary.write_text(markdown)
+    update_readme(markdown)
+    print(markdown)
+    print(f"report: wrote {summary} and the results section of {README}")
+
+
+if __name__ == "__main__":
+    main()
