@@ -23,7 +23,7 @@ STRESS_SRCS := tests/stress/ring_stress.cpp
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
 
-.PHONY: all setup module userspace sanitizers check check-host check-vm demo bench clean
+.PHONY: all setup module userspace sanitizers check demo bench lint print-kdir clean
 all: setup module userspace
 
 setup:
@@ -88,6 +88,12 @@ bench: all
 	@mkdir -p build/bench
 	$(PYTEST) -q -s tests/bench
 	$(PYTHON) tools/bench/report.py build/bench/results.jsonl
+
+print-kdir:
+	@echo $(KDIR)
+
+lint: module
+	sh tools/lint.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean

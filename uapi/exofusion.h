@@ -41,8 +41,10 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 #endif
-/* else: the freestanding C++ core, which has no kernel or libc headers,
- * defined the __u* types and _IO* macros itself (module/core/types.h). */
+/*
+ * Else: the freestanding C++ core, which has no kernel or libc headers,
+ * defined the __u* types itself (module/core/types.h).
+ */
 
 #define EXO_ABI_VERSION		1
 #define EXO_RING_MAGIC		0x464f5845u	/* "EXOF" little-endian */

@@ -42,10 +42,10 @@ static int exo_charge_module(unsigned long pages)
 static int exo_charge_user(struct user_struct *user, unsigned long pages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	unsigned long cur = atomic_long_read(&user->locked_vm);
+	long cur = atomic_long_read(&user->locked_vm);
 
 	do {
-		if (cur + pages > limit) {
+		if ((unsigned long)cur + pages > limit) {
 			pr_info_ratelimited("create: ring memory would exceed RLIMIT_MEMLOCK\n");
 			return -ENOMEM;
 		}

@@ -15,7 +15,6 @@
 #include <linux/smp.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
-#include <linux/version.h>
 
 #include "module/core/core_api.h"
 #include "module/shim/shim.h"
@@ -27,6 +26,7 @@ static bool exo_ready(struct exo_ring *ring, unsigned int which)
 
 static void exo_barrier_ipi(void *unused)
 {
+	/* Pairs with the sleeper's smp_mb() in exo_remote_barrier(). */
 	smp_mb();
 }
 
@@ -39,6 +39,7 @@ static void exo_barrier_ipi(void *unused)
  */
 static void exo_remote_barrier(void)
 {
+	/* Orders our need_wakeup store before the IPIs and the re-check. */
 	smp_mb();
 	smp_call_function(exo_barrier_ipi, NULL, 1);
 }
@@ -220,11 +221,7 @@ static int exo_ring_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	if (vma->vm_pgoff > region_pages || pages > region_pages - vma->vm_pgoff)
 		return -EINVAL;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
-	vm_flags_clear(vma, VM_MAYEXEC);
-#else
 	vma->vm_flags &= ~VM_MAYEXEC;
-#endif
 	return remap_vmalloc_range(vma, ring->region, vma->vm_pgoff);
 }
 
