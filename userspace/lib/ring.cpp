@@ -323,6 +323,7 @@ int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   }
   fill_inline(ring->view.messages().at(pos), data, len, 0);
   ring->view.messages().publish(pos);
+  exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
   ring->notify(EXO_WAIT_DATA);
   return 0;
 }
