@@ -363,6 +363,7 @@ int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsign
       fill_inline(slots.at(pos + i), m.iov_base, m.iov_len, slot_flags);
     }
     for (u32 i = 0; i < n; ++i) slots.publish(pos + i);
+    exo::prefetch_for_write(&slots.at(pos + n));
     sent += n;
     ring->bump(&ring->view.header()->prod.batches);
     ring->notify(EXO_WAIT_DATA);
