@@ -6,13 +6,17 @@
 //
 //   ring_stress [--backend memfd|device] [--mode spsc|mpmc] [--send inline|batch|zerocopy|mixed]
 //               [--producers P] [--consumers C] [--msgs N] [--bursty] [--nonblock]
-//               [--capacity N] [--share fork|name|scm] [--timeout S] [--name NAME]
+//               [--capacity N] [--share fork|name|scm] [--timeout S] [--name NAME] [--threads]
+//
+// With --threads the parties are threads of one process, each with its own
+// handle on the ring, so that ThreadSanitizer sees their accesses.
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,6 +42,7 @@ struct Options {
   unsigned timeout_s = 120;
   bool bursty = false;
   bool nonblock = false;
+  bool threads = false;
 };
 
 constexpr uint32_t kZcSize = 4096;
@@ -86,6 +91,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--timeout") o.timeout_s = parse_u64(value());
     else if (a == "--bursty") o.bursty = true;
     else if (a == "--nonblock") o.nonblock = true;
+    else if (a == "--threads") o.threads = true;
     else usage(argv[i]);
   }
   if (o.send != "inline" && o.send != "batch" && o.send != "zerocopy" && o.send != "mixed")
@@ -94,6 +100,7 @@ Options parse(int argc, char** argv) {
   if (o.share == "name" && o.backend != EXO_BACKEND_DEVICE) usage("--share name needs --backend device");
   if (o.producers == 0 || o.consumers == 0 || o.msgs == 0) usage("zero producers, consumers or msgs");
   if (o.mode == EXO_MODE_SPSC && (o.producers > 1 || o.consumers > 1)) usage("spsc with several parties");
+  if (o.threads && o.share != "fork") usage("--threads shares the ring within the process");
   return o;
 }
 
@@ -304,27 +311,47 @@ exo_ring* child_ring(const Options& o, exo_ring* parent, int sock) {
   return ring;
 }
 
-}  // namespace
+struct Party {
+  const Options* options;
+  Shared* shared;
+  int ring_fd;
+  unsigned index;
+};
 
-int main(int argc, char** argv) {
-  Options o = parse(argc, argv);
-  alarm(o.timeout_s);  // a lost wake-up hangs: SIGALRM ends the run
-  Shared* shared = map_shared(o);
-  exo_ring_params params = {o.name.c_str(), o.capacity, o.mode, 0, 0, 0600};
-  if (o.send == "zerocopy" || o.send == "mixed") {
-    params.buf_size = kZcSize;
-    params.buf_count = kZcCount;
-  }
-  if (o.backend == EXO_BACKEND_DEVICE) exo_ring_destroy(o.name.c_str());  // stale from a killed run
+void* run_thread(void* arg) {
+  const Party& p = *static_cast<Party*>(arg);
   exo_ring* ring;
-  int err = exo_ring_create(&params, o.backend, &ring);
-  if (err) die("exo_ring_create", err);
+  int err = exo_ring_attach_fd(p.ring_fd, &ring);
+  if (err) die("exo_ring_attach_fd", err);
+  if (p.index < p.options->producers) run_producer(ring, *p.options, p.index);
+  else run_consumer(ring, *p.options, p.shared);
+  exo_ring_close(ring);
+  return nullptr;
+}
 
+// The parties as threads; returns how many failed to start or join.
+int run_threads(const Options& o, Shared* shared, exo_ring* ring) {
+  unsigned parties = o.producers + o.consumers;
+  pthread_t tids[64];
+  Party party[64];
+  if (parties > 64) usage("more than 64 threads");
+  for (unsigned i = 0; i < parties; ++i) {
+    party[i] = Party{&o, shared, exo_ring_fd(ring), i};
+    if (pthread_create(&tids[i], nullptr, run_thread, &party[i])) die("pthread_create", errno);
+  }
+  // Producers end first; then consumers still asleep need a wake-up each.
+  for (unsigned i = 0; i < o.producers; ++i) pthread_join(tids[i], nullptr);
+  while (__atomic_load_n(&shared->received, __ATOMIC_RELAXED) < o.msgs) usleep(1000);
+  release_consumers(ring, o);
+  for (unsigned i = o.producers; i < parties; ++i) pthread_join(tids[i], nullptr);
+  return 0;
+}
+
+// The parties as processes; returns how many exited badly.
+int run_processes(const Options& o, Shared* shared, exo_ring* ring) {
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, socks)) die("socketpair", errno);
   unsigned parties = o.producers + o.consumers;
-  timespec start, stop;
-  clock_gettime(CLOCK_MONOTONIC, &start);
   for (unsigned i = 0; i < parties; ++i) {
     pid_t pid = fork();
     if (pid < 0) die("fork", errno);
@@ -353,6 +380,30 @@ int main(int argc, char** argv) {
       consumers_released = true;
     }
   }
+  close(socks[0]);
+  close(socks[1]);
+  return failures;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  alarm(o.timeout_s);  // a lost wake-up hangs: SIGALRM ends the run
+  Shared* shared = map_shared(o);
+  exo_ring_params params = {o.name.c_str(), o.capacity, o.mode, 0, 0, 0600};
+  if (o.send == "zerocopy" || o.send == "mixed") {
+    params.buf_size = kZcSize;
+    params.buf_count = kZcCount;
+  }
+  if (o.backend == EXO_BACKEND_DEVICE) exo_ring_destroy(o.name.c_str());  // stale from a killed run
+  exo_ring* ring;
+  int err = exo_ring_create(&params, o.backend, &ring);
+  if (err) die("exo_ring_create", err);
+
+  timespec start, stop;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int failures = o.threads ? run_threads(o, shared, ring) : run_processes(o, shared, ring);
   clock_gettime(CLOCK_MONOTONIC, &stop);
   double secs = (stop.tv_sec - start.tv_sec) + (stop.tv_nsec - start.tv_nsec) / 1e9;
 
