@@ -18,12 +18,15 @@
  * Every section starts on a page boundary. Offsets are carried in the info
  * line; user space must use them rather than recompute them.
  *
- * Protocol (Vyukov's bounded queue, per-slot sequence numbers): slot i
- * starts with seq = i. A producer that owns position p waits for
- * slot[p & mask].seq == (u32)p, writes the slot, then stores seq = p + 1
- * with release. A consumer that owns position p waits for seq == p + 1,
- * reads, then stores seq = p + capacity. In SPSC mode positions are owned
- * by plain stores; in MPMC mode by compare-and-swap on the side's pos.
+ * Protocol (per-slot sequence numbers): slot i starts with seq = i. The
+ * producer that owns position p fills slot[p & mask] and publishes
+ * seq = p + 1 with release; the consumer that owns position p waits for
+ * seq == p + 1, reads, then gives the slot back:
+ *  - MPMC (Vyukov's bounded queue): positions are taken by compare-and-swap
+ *    on the side's pos; the consumer stores seq = p + capacity, and a
+ *    producer waits for seq == p.
+ *  - SPSC: positions are plain stores; the consumer stores cons.pos = p + 1,
+ *    and the producer has room while prod.pos - cons.pos < capacity.
  *
  * Sleeping (no syscall on the hot path): a waiter sets
  * waiters[kind].need_wakeup, issues an asymmetric barrier (membarrier(2) in
