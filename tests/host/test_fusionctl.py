@@ -1,0 +1,316 @@
+"""fusionctl on a machine without the module: help, usage errors (exit 2),
+clean failures of the device commands (exit 1), and bench --memfd, whose
+child checks every message."""
+import mmap
+import os
+import pathlib
+import re
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FUSIONCTL = ROOT / "build" / "bin" / "fusionctl"
+CONTROL = "/dev/exofusion/control"
+COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench"]
+MODULE_LOADED = os.path.exists(CONTROL)
+needs_no_module = pytest.mark.skipif(MODULE_LOADED, reason="the exofusion module is loaded here")
+
+
+def fusionctl(*args, timeout=120, **kw):
+    assert FUSIONCTL.exists(), f"{FUSIONCTL} is missing: run 'make build/bin/fusionctl'"
+    return subprocess.run([str(FUSIONCTL), *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def test_help_lists_every_command():
+    res = fusionctl("--help")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: fusionctl COMMAND")
+    for command in COMMANDS:
+        assert re.search(rf"^  {command} ", res.stdout, re.M), command
+    assert "exit status: 0 success, 1 runtime failure, 2 usage error" in res.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_help(command):
+    res = fusionctl(command, "--help")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"usage: fusionctl {command}")
+    assert "--help" in res.stdout and res.stderr == ""
+
+
+def test_help_names_the_options_of_each_command():
+    expected = {
+        "create": ["--capacity N", "--mode MODE", "--buf-size B", "--buf-count N", "--perm MODE"],
+        "stat": ["--json"],
+        "send": ["--count N", "--nonblock", "--zerocopy", "MESSAGE|-"],
+        "recv": ["--count N", "--nonblock", "--timeout-ms T", "--hex"],
+        "bench": ["--memfd", "--msgs N", "--batch K", "--size S"],
+    }
+    for command, options in expected.items():
+        out = fusionctl(command, "--help").stdout
+        for option in options:
+            assert option in out, (command, option)
+
+
+def test_no_command_is_a_usage_error():
+    res = fusionctl()
+    assert res.returncode == 2
+    assert res.stdout == "" and "usage: fusionctl COMMAND" in res.stderr
+
+
+def test_unknown_command_is_a_usage_error():
+    res = fusionctl("frobnicate")
+    assert res.returncode == 2
+    assert "unknown command 'frobnicate'" in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["create"], "missing operand: expected NAME"),
+    (["create", "a", "b"], "unexpected operand 'b'"),
+    (["create", "a", "--capacity", "12x"], "--capacity: '12x' is not a decimal number"),
+    (["create", "a", "--capacity", "-1"], "--capacity: '-1' is not a decimal number"),
+    (["create", "a", "--capacity", "+4"], "--capacity: '+4' is not a decimal number"),
+    (["create", "a", "--capacity", " 4"], "--capacity: ' 4' is not a decimal number"),
+    (["create", "a", "--capacity", "0x10"], "--capacity: '0x10' is not a decimal number"),
+    (["create", "a", "--capacity", ""], "--capacity: '' is not a decimal number"),
+    (["create", "a", "--capacity", "4294967296"], "--capacity: '4294967296' is out of range"),
+    (["create", "a", "--capacity", "99999999999999999999999"], "is out of range"),
+    (["create", "a", "--capacity"], "--capacity: missing value N"),
+    (["create", "a", "--capacity=12x"], "--capacity: '12x' is not a decimal number"),
+    (["create", "a", "--capacity", "4", "--capacity", "8"], "--capacity: given twice"),
+    (["create", "a", "--mode", "fifo"], "--mode: 'fifo' is neither spsc nor mpmc"),
+    (["create", "a", "--perm", "0800"], "--perm: '0800' is not an octal number"),
+    (["create", "a", "--perm", "rw"], "--perm: 'rw' is not an octal number"),
+    (["create", "a", "--bogus"], "unknown option '--bogus'"),
+    (["destroy"], "missing operand: expected NAME"),
+    (["list", "extra"], "unexpected operand 'extra'"),
+    (["stat", "a", "--json=yes"], "--json takes no value"),
+    (["send", "a"], "missing operand: expected NAME MESSAGE|-"),
+    (["send", "a", "m", "--count", "0"], "--count: '0' is out of range"),
+    (["send", "a", "m", "--count", "1e3"], "--count: '1e3' is not a decimal number"),
+    (["send", "a", "-x"], "unknown option '-x'"),
+    (["recv", "a", "--nonblock", "--timeout-ms", "5"], "--nonblock and --timeout-ms exclude"),
+    (["recv", "a", "--timeout-ms", "-5"], "--timeout-ms: '-5' is not a decimal number"),
+    (["recv", "a", "--timeout-ms", "9223372036855"], "--timeout-ms: '9223372036855' is out of range"),
+    (["bench"], "expected a ring NAME or --memfd"),
+    (["bench", "a", "--memfd"], "--memfd and a ring NAME exclude each other"),
+    (["bench", "--memfd", "--msgs", "0"], "--msgs: '0' is out of range"),
+    (["bench", "--memfd", "--batch", "0"], "--batch: '0' is out of range [1, 65536]"),
+    (["bench", "--memfd", "--batch", "65537"], "--batch: '65537' is out of range [1, 65536]"),
+    (["bench", "--memfd", "--size", "7"], "--size: '7' is out of range [8, 4194304]"),
+    (["bench", "--memfd", "--size", "4194305"], "--size: '4194305' is out of range [8, 4194304]"),
+    (["bench", "--memfd", "--size", "56B"], "--size: '56B' is not a decimal number"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_usage_errors_exit_2_naming_the_bad_argument(args, message):
+    res = fusionctl(*args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == ""
+    assert res.stderr.startswith(f"fusionctl: {args[0]}: ")
+    assert message in res.stderr
+    assert f"Try 'fusionctl {args[0]} --help'." in res.stderr
+
+
+@needs_no_module
+@pytest.mark.parametrize("args", [
+    ["create", "fctl-host"],
+    ["create", "fctl-host", "--capacity", "64", "--mode", "mpmc", "--buf-size", "4096",
+     "--buf-count", "8", "--perm", "0640"],
+    ["destroy", "fctl-host"],
+    ["list"],
+    ["stat", "fctl-host"],
+    ["stat", "fctl-host", "--json"],
+    ["send", "fctl-host", "hello"],
+    ["send", "fctl-host", "-"],
+    ["send", "fctl-host", "--", "-dash"],
+    ["recv", "fctl-host"],
+    ["recv", "fctl-host", "--timeout-ms", "10"],
+    ["bench", "fctl-host"],
+], ids=" ".join)
+def test_device_commands_fail_cleanly_without_the_module(args):
+    res = fusionctl(*args, input="line\n", timeout=30)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"fusionctl: {args[0]}: "), res.stderr
+    assert "exofusion module" in res.stderr and "loaded" in res.stderr, res.stderr
+
+
+@needs_no_module
+def test_open_failure_names_the_missing_node():
+    res = fusionctl("stat", "fctl-host")
+    assert res.stderr.startswith(
+        "fusionctl: stat: open /dev/exofusion/fctl-host (No such file or directory); ")
+    assert "no /dev/exofusion/control" in res.stderr
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--capacity", "1000"], "capacity must be a power of two"),
+    (["--buf-size", "100", "--buf-count", "4"], "buf_size must be a multiple of 64"),
+    (["--buf-size", "4096"], "buf_size and buf_count must be both zero or both set"),
+    (["--perm", "01777"], "perm may hold only permission bits"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_the_library_judges_ring_parameters_and_its_reason_is_shown(args, why):
+    # Checked by the library before it looks for the module, so this runs anywhere.
+    res = fusionctl("create", "fctl-host", *args)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith("fusionctl: create: ring 'fctl-host': ")
+    assert why in res.stderr and "(Invalid argument)" in res.stderr
+
+
+@pytest.mark.parametrize("name, why", [
+    ("a/b", "name may hold only [A-Za-z0-9._-]"),
+    ("control", "name 'control' is reserved"),
+    ("a" * 32, "longer than 31 characters"),
+])
+def test_bad_ring_names_get_the_librarys_reason(name, why):
+    for command in ("create", "destroy", "stat"):
+        res = fusionctl(command, name)
+        assert res.returncode == 1, (command, res.stderr)
+        assert why in res.stderr, (command, res.stderr)
+
+
+BENCH_RUNS = [
+    [],
+    ["--batch", "16"],
+    ["--batch", "1000"],
+    ["--size", "8"],
+    ["--size", "15"],
+    ["--size", "16"],
+    ["--size", "57"],
+    ["--size", "4096"],
+    ["--size", "1000", "--batch", "8"],
+]
+
+
+@pytest.mark.parametrize("args", BENCH_RUNS, ids=lambda a: " ".join(a) or "default")
+def test_bench_memfd_streams_checked_messages(args):
+    msgs = 50000 if "--size" in args and int(args[args.index("--size") + 1]) > 56 else 300000
+    res = fusionctl("bench", "--memfd", "--msgs", str(msgs), *args, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stderr == ""
+    size = args[args.index("--size") + 1] if "--size" in args else "56"
+    batch = args[args.index("--batch") + 1] if "--batch" in args else "1"
+    kind = "zero-copy" if int(size) > 56 else "inline"
+    assert (f"memfd ring (anonymous) (spsc, capacity 1024): {msgs} msgs of {size} B, {kind}, "
+            f"batch {batch}") in res.stdout
+    assert "every message arrived once, in order, intact" in res.stdout
+    rate = re.search(r"^  (\d+) msgs/s, ([\d.]+) ns/msg", res.stdout, re.M)
+    assert rate, res.stdout
+    assert int(rate.group(1)) > 0 and float(rate.group(2)) > 0
+
+
+def test_bench_default_is_a_million_messages_and_takes_equals_syntax():
+    res = fusionctl("bench", "--memfd", timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "1000000 msgs of 56 B, inline, batch 1" in res.stdout
+    res = fusionctl("bench", "--memfd", "--msgs=1000", "--batch=4")
+    assert res.returncode == 0, res.stderr
+    assert "1000 msgs of 56 B, inline, batch 4" in res.stdout
+
+
+def bench_in_background(*args):
+    """An endless bench (10^10 messages), for tests that interfere with it."""
+    assert FUSIONCTL.exists()
+    proc = subprocess.Popen([str(FUSIONCTL), "bench", "--memfd", "--msgs", "10000000000", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    consumer = None
+    deadline = time.monotonic() + 10
+    while consumer is None and time.monotonic() < deadline:
+        consumer = next(iter(children(proc.pid)), None)
+        time.sleep(0.05)
+    assert consumer, "bench forked no consumer"
+    time.sleep(0.2)  # into the stream
+    return proc, consumer
+
+
+def children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def finish(proc, timeout=30):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for child in children(proc.pid):
+            os.kill(child, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
+        pytest.fail("bench did not stop")
+    return proc.returncode, out, err
+
+
+def ring_memfd(pid):
+    """The bench's ring, through /proc: (mapping of its region, info fields)."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if "fusionctl-bench" in target:
+            ring = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDWR)
+            try:
+                # struct exo_ring_info: 8 x u32 (magic .. reserved0), 4 x u64 offsets/size
+                info = struct.unpack("IIIIIIIIQQQQ", os.pread(ring, 64, 0))
+                return mmap.mmap(ring, info[11]), info
+            finally:
+                os.close(ring)
+    pytest.fail("no memfd ring in the bench process")
+
+
+def test_bench_detects_corrupted_content():
+    proc, _ = bench_in_background()
+    region, info = ring_memfd(proc.pid)
+    capacity, slots_offset = info[3], info[8]
+    # Scribble on the payload bytes 8..15 of every slot (the slot's data
+    # starts 8 bytes in: past the sequence number of the message), never on
+    # the slot headers, so the ring protocol itself goes on.
+    deadline = time.monotonic() + 20
+    while proc.poll() is None and time.monotonic() < deadline:
+        for i in range(capacity):
+            off = slots_offset + i * 64 + 16
+            region[off:off + 8] = b"\xa5" * 8
+    region.close()
+    code, out, err = finish(proc)
+    assert code == 1, out + err
+    assert "corrupt content" in err and "stopped after 5 wrong messages" in err, err
+    assert "every message arrived" not in out
+
+
+def test_bench_reports_a_killed_consumer():
+    proc, consumer = bench_in_background()
+    os.kill(consumer, signal.SIGKILL)
+    code, out, err = finish(proc)
+    assert code == 1
+    assert "fusionctl: bench: the consumer was killed by signal 9" in err, err
+
+
+def test_bench_consumer_ends_when_the_sender_dies():
+    proc, consumer = bench_in_background("--size", "1000")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{consumer}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state == "Z":
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(consumer, signal.SIGKILL)
+        pytest.fail("the consumer outlived its sender")

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+// Ring administration: create, destroy, list, stat.
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tools/fusionctl/cli.h"
+#include "tools/fusionctl/commands.h"
+
+namespace fusionctl {
+namespace {
+
+constexpr char kSysfsClass[] = "/sys/class/exofusion";
+
+const char* mode_name(uint32_t mode) { return mode == EXO_MODE_MPMC ? "mpmc" : "spsc"; }
+
+// --- create ---
+
+int run_create(const Args& args) {
+  exo_ring_params params{};
+  params.name = args.operand(0);
+  // Ranges and combinations (power of two, pool rules, perm bits) are the
+  // library's to check: it names what is wrong.
+  params.capacity = args.u32("--capacity", 1024);
+  params.buf_size = args.u32("--buf-size", 0);
+  params.buf_count = args.u32("--buf-count", 0);
+  params.perm = args.octal("--perm", 0600);
+  std::string mode = args.text("--mode", "spsc");
+  if (mode == "spsc")
+    params.mode = EXO_MODE_SPSC;
+  else if (mode == "mpmc")
+    params.mode = EXO_MODE_MPMC;
+  else
+    args.usage_error("--mode: '%s' is neither spsc nor mpmc", mode.c_str());
+
+  exo_ring* ring = nullptr;
+  int err = exo_ring_create(&params, EXO_BACKEND_DEVICE, &ring);
+  if (err) return fail_lib(err, "create");
+  printf("created /dev/exofusion/%s, region %llu bytes\n", params.name,
+         static_cast<unsigned long long>(exo_ring_get_info(ring)->region_size));
+  exo_ring_close(ring);
+  return kExitOk;
+}
+
+// --- destroy ---
+
+int run_destroy(const Args& args) {
+  const char* name = args.operand(0);
+  int err = exo_ring_destroy(name);
+  return err ? fail_lib(err, "destroy") : kExitOk;
+}
+
+// --- list ---
+
+using Stats = std::map<std::string, std::string>;
+
+// Reads a sysfs file of "key value" lines; false if it cannot be opened.
+bool read_stats(const std::string& path, Stats* out) {
+  FILE* f = fopen(path.c_str(), "re");
+  if (!f) return false;
+  char key[64], value[64];
+  while (fscanf(f, "%63s %63s", key, value) == 2) (*out)[key] = value;
+  fclose(f);
+  return true;
+}
+
+// A single number from a class-level sysfs file, as text ("?" if unreadable).
+std::string read_total(const char* file) {
+  std::string path = std::string(kSysfsClass) + "/" + file;
+  FILE* f = fopen(path.c_str(), "re");
+  char value[64] = "?";
+  if (f) {
+    if (fscanf(f, "%63s", value) != 1) strcpy(value, "?");
+    fclose(f);
+  }
+  return value;
+}
+
+std::string field(const Stats& stats, const char* key) {
+  auto it = stats.find(key);
+  return it == stats.end() ? "?" : it->second;
+}
+
+int run_list(const Args&) {
+  DIR* dir = opendir(kSysfsClass);
+  if (!dir)
+    return fail("list: %s: %s%s", kSysfsClass, strerror(errno),
+                errno == ENOENT ? " (is the exofusion module loaded?)" : "");
+  std::vector<std::pair<std::string, Stats>> rings;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    // The class's own files, not rings.
+    if (name == "." || name == ".." || name == "rings" || name == "pages") continue;
+    Stats stats;
+    // Gone since readdir (destroyed meanwhile), or not a ring: skip it.
+    if (read_stats(std::string(kSysfsClass) + "/" + name + "/stats", &stats))
+      rings.emplace_back(name, stats);
+  }
+  closedir(dir);
+  std::sort(rings.begin(), rings.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  int width = 4;
+  for (const auto& r : rings) width = std::max(width, static_cast<int>(r.first.size()));
+  printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, "NAME", "MODE", "CAPACITY", "POOL",
+         "MESSAGES", "OPEN");
+  for (const auto& [name, stats] : rings) {
+    std::string pool = field(stats, "buf_count") == "0"
+                           ? "-"
+                           : field(stats, "buf_size") + "x" + field(stats, "buf_count");
+    printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, name.c_str(), field(stats, "mode").c_str(),
+           field(stats, "capacity").c_str(), pool.c_str(), field(stats, "messages").c_str(),
+           field(stats, "open_count").c_str());
+  }
+  // The module's own totals: they also count destroyed rings still in use.
+  printf("total: %s rings, %s pages\n", read_total("rings").c_str(), read_total("pages").c_str());
+  return kExitOk;
+}
+
+// --- stat ---
+
+struct Counter {
+  const char* key;
+  unsigned long long value;
+};
+
+int run_stat(const Args& args) {
+  const char* name = args.operand(0);
+  bool json = args.flag("--json");
+  exo_ring* ring = open_ring("stat", name);
+  if (!ring) return kExitFailure;
+  exo_ring_stats st{};
+  int err = exo_ring_get_stats(ring, &st);
+  exo_ring_close(ring);
+  if (err) return fail_lib(err, "stat");
+
+  // In the order of struct exo_ring_stats, mode apart (it is a word).
+  const Counter counters[] = {
+      {"messages", st.messages},         {"received", st.received},
+      {"batches", st.batches},           {"full_events", st.full_events},
+      {"empty_events", st.empty_events}, {"sleeps", st.sleeps},
+      {"wakeups", st.wakeups},           {"kernel_errors", st.kernel_errors},
+      {"region_size", st.region_size},   {"capacity", st.capacity},
+      {"buf_size", st.buf_size},         {"buf_count", st.buf_count},
+      {"open_count", st.open_count},
+  };
+  // Ring names are [A-Za-z0-9._-] (the library refused others at open), so
+  // they need no JSON escaping.
+  if (json) {
+    printf("{\"name\": \"%s\", \"mode\": \"%s\"", name, mode_name(st.mode));
+    for (const Counter& c : counters) printf(", \"%s\": %llu", c.key, c.value);
+    printf("}\n");
+  } else {
+    printf("name: %s\nmode: %s\n", name, mode_name(st.mode));
+    for (const Counter& c : counters) printf("%s: %llu\n", c.key, c.value);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command kCreate = {
+    "create",
+    "NAME",
+    "create a ring in the module: /dev/exofusion/NAME",
+    "Creates the ring NAME in the exofusion module and prints its node and the size\n"
+    "of its shared region. The library checks the parameters and names any it refuses.",
+    {
+        {"--capacity", "N", "message slots, a power of two (default 1024)"},
+        {"--mode", "MODE", "spsc or mpmc: one or many senders and receivers (default spsc)"},
+        {"--buf-size", "B", "zero-copy buffer size, a multiple of 64 (default 0: no pool)"},
+        {"--buf-count", "N", "zero-copy buffers in the pool (default 0)"},
+        {"--perm", "MODE", "octal permission bits of the node (default 0600; 0 means 0600)"},
+    },
+    1,
+    1,
+    run_create,
+};
+
+const Command kDestroy = {
+    "destroy",
+    "NAME",
+    "destroy a ring (its memory goes with its last user)",
+    "Removes /dev/exofusion/NAME. Processes that have the ring open keep using it;\n"
+    "its memory is freed when the last of them closes it.",
+    {},
+    1,
+    1,
+    run_destroy,
+};
+
+const Command kList = {
+    "list",
+    "",
+    "list the rings with their main counters and the module's totals",
+    "Lists every ring of the module (from /sys/class/exofusion/NAME/stats): mode,\n"
+    "capacity, zero-copy pool (buf_size x buf_count), messages sent so far and open\n"
+    "files; then the module's totals of live rings and pages, which also count\n"
+    "destroyed rings that are still open.",
+    {},
+    0,
+    0,
+    run_list,
+};
+
+const Command kStat = {
+    "stat",
+    "NAME",
+    "print every counter of a ring",
+    "Prints the counters of ring NAME (EXO_RING_IOC_STATS), one 'key: value' per\n"
+    "line or as one JSON object. open_count includes fusionctl's own handle.",
+    {
+        {"--json", nullptr, "print one JSON object"},
+    },
+    1,
+    1,
+    run_stat,
+};
+
+}  // namespace fusionctl
