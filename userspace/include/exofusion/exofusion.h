@@ -9,7 +9,10 @@
  * waking differ (module ioctls vs futexes).
  *
  * Every call returns 0 (or a count) on success and a negative errno on
- * failure; exo_last_error() then names what was wrong. Calls block with an
+ * failure; exo_last_error() then names what was wrong, except for the
+ * expected outcomes -EAGAIN (EXO_NONBLOCK), -ETIMEDOUT and -EINTR, which
+ * keep the hot path free of formatting. Stall counters (full_events,
+ * empty_events) count the calls that found the ring full or empty. Calls block with an
  * adaptive wait (spin, then sleep) unless EXO_NONBLOCK is given.
  *
  * Thread-safety: an SPSC ring has one sending and one receiving party at a
