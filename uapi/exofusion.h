@@ -108,7 +108,7 @@ struct exo_ring_info {
 	__u32 abi_version;
 	__u32 mode;
 	__u32 capacity;		/* slots, power of two */
-	__u32 free_capacity;	/* free cells, power of two, >= buf_count */
+	__u32 free_capacity;	/* free cells: 2 x buf_count, rounded up to a power of two */
 	__u32 buf_size;
 	__u32 buf_count;
 	__u32 reserved0;

@@ -38,8 +38,9 @@ unsigned int exo_core_pending_wakeups(void *region, const struct exo_ring_info *
 
 /*
  * The kernel as a ring peer (read(2)/write(2) on a ring fd): one message
- * per call. Return bytes moved, -EAGAIN (empty/full), -EMSGSIZE,
- * -EFAULT or -EBADMSG (corrupted shared state). *wake gets the kinds whose
+ * per call. Return bytes moved, -EAGAIN (empty/full), -EMSGSIZE (a read
+ * buffer smaller than the ring's largest message, or a message larger than
+ * it), -EFAULT or -EBADMSG (corrupted shared state). *wake gets the kinds whose
  * sleepers must be woken (see exo_core_pending_wakeups).
  */
 long exo_core_read(void *region, const struct exo_ring_info *info, void *ubuf,

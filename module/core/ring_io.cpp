@@ -30,11 +30,10 @@ exo_zc_desc zc_desc_of(const exo_slot& slot) {
   return desc;
 }
 
-// Size the reader needs for |slot|, or -1 if the slot is malformed.
-long message_size(const exo_slot& slot) {
-  if (slot.type == EXO_MSG_INLINE) return slot.len <= EXO_INLINE_MAX ? slot.len : -1;
-  if (slot.type == EXO_MSG_ZEROCOPY) return zc_desc_of(slot).len;
-  return -1;
+// The largest message a ring can carry: what a reader's buffer must hold.
+unsigned long max_message_size(const RingView& view) {
+  u32 pool = view.has_pool() ? view.info().buf_size : 0;
+  return pool > EXO_INLINE_MAX ? pool : EXO_INLINE_MAX;
 }
 
 // Kinds among |kinds| whose sleepers announced themselves. The full
@@ -53,30 +52,27 @@ long deliver_zerocopy(RingView& view, const exo_slot& slot, void* ubuf, u32* kin
   exo_zc_desc desc = zc_desc_of(slot);
   const u8* payload = view.zc_payload(desc);
   long ret = -kEBADMSG;
-  if (payload) ret = exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : desc.len;
+  if (payload)
+    ret = exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : static_cast<long>(desc.len);
   if (desc.buf < view.info().buf_count && view.return_buffer(desc.buf))
     *kinds |= kind_bit(EXO_WAIT_BUFFER);
   return ret;
 }
 
+// Like mq_receive(), a buffer must hold the ring's largest message: the
+// reader claims before it looks (peeking first would race other readers
+// and could drop a message that turns out too large).
 long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
+  if (len < max_message_size(view)) return -kEMSGSIZE;
   SeqRing<exo_slot>& ring = view.messages();
-  u64 pos = ring.consumer_pos();
-  if (!ring.published(pos)) return -kEAGAIN;
-  // Peek before claiming so that a short buffer loses no message.
-  long size = message_size(snapshot(ring.at(pos)));
-  if (size > 0 && static_cast<unsigned long>(size) > len) return -kEMSGSIZE;
-
+  u64 pos;
   if (ring.claim_consume(1, &pos) == 0) return -kEAGAIN;
   exo_slot slot = snapshot(ring.at(pos));
   ring.release(pos);
   *kinds |= kind_bit(EXO_WAIT_SPACE);
 
-  size = message_size(slot);
-  if (size < 0) return -kEBADMSG;
-  // Another consumer took the peeked message: this one may be larger.
-  if (static_cast<unsigned long>(size) > len) return -kEMSGSIZE;
   if (slot.type == EXO_MSG_ZEROCOPY) return deliver_zerocopy(view, slot, ubuf, kinds);
+  if (slot.type != EXO_MSG_INLINE || slot.len > EXO_INLINE_MAX) return -kEBADMSG;
   return exo_plat_copy_to_user(ubuf, slot.data, slot.len) ? -kEFAULT : slot.len;
 }
 

@@ -79,7 +79,9 @@ int plan_ring(const exo_create_req& req, exo_ring_info* info, const char** why) 
   out.capacity = req.capacity;
   out.buf_size = req.buf_size;
   out.buf_count = req.buf_count;
-  out.free_capacity = req.buf_count ? round_up_power_of_two(req.buf_count) : 0;
+  // Twice the pool: a buffer being returned can then never land on a cell
+  // that a concurrent taker has claimed but not yet released.
+  out.free_capacity = req.buf_count ? round_up_power_of_two(2 * req.buf_count) : 0;
   out.slots_offset = EXO_PAGE_SIZE;
   out.free_offset = page_align(out.slots_offset + static_cast<u64>(req.capacity) * EXO_SLOT_SIZE);
   out.pool_offset =

@@ -129,15 +129,16 @@ def test_kernel_peer_read_write_inline_and_zerocopy(ring):
     fd = os.open(f"/dev/exofusion/{ring}", os.O_RDWR | os.O_NONBLOCK)
     try:
         with pytest.raises(BlockingIOError):
-            os.read(fd, 64)
+            os.read(fd, 4096)
         assert os.write(fd, b"hello") == 5
-        assert os.read(fd, 64) == b"hello"
+        # Like mq_receive(): a buffer must hold the ring's largest message.
+        with pytest.raises(OSError) as short:
+            os.read(fd, 4095)
+        assert short.value.errno == errno.EMSGSIZE
+        assert os.read(fd, 4096) == b"hello"  # the message waited for a large enough buffer
         big = bytes(range(256)) * 12
         assert os.write(fd, big) == len(big)  # > 56 bytes: through a pool buffer
-        with pytest.raises(OSError) as short:
-            os.read(fd, 100)
-        assert short.value.errno == errno.EMSGSIZE
-        assert os.read(fd, 4096) == big  # the message waited for a larger buffer
+        assert os.read(fd, 4096) == big
         with pytest.raises(OSError) as huge:
             os.write(fd, b"x" * 5000)
         assert huge.value.errno == errno.EMSGSIZE
@@ -145,7 +146,7 @@ def test_kernel_peer_read_write_inline_and_zerocopy(ring):
             os.write(fd, bytes([i]))
         with pytest.raises(BlockingIOError):
             os.write(fd, b"full")
-        assert [os.read(fd, 64) for _ in range(4)] == [bytes([i]) for i in range(4)]
+        assert [os.read(fd, 4096) for _ in range(4)] == [bytes([i]) for i in range(4)]
         st = exo.stats(fd)
         assert st["messages"] == st["received"] == 6
     finally:
@@ -162,7 +163,7 @@ def test_corrupted_ring_gives_errors_never_an_oops(ring):
         os.write(fd, b"ok")
         region[slots + 4] = 99  # slot 0: unknown message type
         with pytest.raises(OSError) as bad:
-            os.read(fd, 64)
+            os.read(fd, 4096)
         assert bad.value.errno == errno.EBADMSG
         assert exo.stats(fd)["kernel_errors"] == 1
         rng = __import__("random").Random(1234)
