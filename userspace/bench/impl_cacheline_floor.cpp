@@ -3,7 +3,6 @@
 // counter and the whole 56-byte message, which the receiver checks in place.
 // Duplex and spin only: each side polls the counter until it is its turn.
 #include <atomic>
-#include <cstring>
 
 #include "message.h"
 #include "shm.h"
@@ -71,7 +70,7 @@ std::unique_ptr<Channel> create_duplex(const ChannelSpec &spec)
 }
 
 const TransportRegistrar registrar({"cacheline-floor", /*can_block=*/false,
-				    /*copies_per_msg=*/1, nullptr, create_duplex});
+				    /*copies_per_msg=*/0, nullptr, create_duplex});
 
 }  // namespace
 }  // namespace exobench

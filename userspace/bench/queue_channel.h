@@ -44,7 +44,7 @@ public:
 		Queue56 &queue = shared_.queue;
 		for (size_t pushed = 0; pushed < count;) {
 			wait_until([&] { return queue.write_available() > 0; }, mode_,
-				   shared_.producer_sleeping, not_full_);
+				   shared_.producer_sleeping, not_full_, spin_budget_);
 			pushed += queue.push(batch + pushed, count - pushed);
 			wake_if_sleeping(shared_.consumer_sleeping, not_empty_);
 		}
@@ -55,7 +55,7 @@ public:
 	{
 		Queue56 &queue = shared_.queue;
 		wait_until([&] { return queue.read_available() > 0; }, mode_,
-			   shared_.consumer_sleeping, not_empty_);
+			   shared_.consumer_sleeping, not_empty_, spin_budget_);
 		Msg56 batch[kMaxBatch];
 		const size_t n = queue.pop(batch, max);
 		wake_if_sleeping(shared_.producer_sleeping, not_full_);
@@ -69,6 +69,7 @@ private:
 	Bell &not_empty_;
 	Bell &not_full_;
 	const WaitMode mode_;
+	SpinBudget spin_budget_;
 };
 
 template <class Bell>

@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +81,11 @@ void set_cpu_shared(bool shared)
 	g_cpu_shared = shared;
 }
 
+bool cpu_shared()
+{
+	return g_cpu_shared;
+}
+
 void spin_pause()
 {
 	if (g_cpu_shared)
@@ -132,48 +136,6 @@ void set_nonblocking(int fd)
 	const int flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		die_errno("fcntl(O_NONBLOCK)");
-}
-
-void send_fd(int sock, int fd)
-{
-	char byte = 0;
-	iovec iov = {&byte, 1};
-	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-	msghdr msg = {};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control;
-	msg.msg_controllen = sizeof(control);
-	cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	while (sendmsg(sock, &msg, 0) != 1)
-		if (errno != EINTR)
-			die_errno("sendmsg(SCM_RIGHTS)");
-}
-
-int receive_fd(int sock)
-{
-	char byte;
-	iovec iov = {&byte, 1};
-	alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-	msghdr msg = {};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control;
-	msg.msg_controllen = sizeof(control);
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
-		if (errno != EINTR)
-			die_errno("recvmsg(SCM_RIGHTS)");
-	const cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	if (n != 1 || !cmsg || cmsg->cmsg_type != SCM_RIGHTS)
-		die("recvmsg: no file descriptor received");
-	int fd;
-	std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
 }
 
 }  // namespace exobench

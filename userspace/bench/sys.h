@@ -20,6 +20,7 @@ uint64_t process_cpu_ns();  // user + system CPU time of the calling process
 // it yields instead; otherwise it is a bare PAUSE.
 void spin_pause();
 void set_cpu_shared(bool shared);
+bool cpu_shared();
 
 // Byte-stream I/O that finishes the job: retries EINTR, short transfers, and
 // (for O_NONBLOCK fds, i.e. spin mode) EAGAIN with spin_pause(). A peer that
@@ -28,9 +29,5 @@ void write_all(int fd, const void *buf, size_t len);
 size_t read_some(int fd, void *buf, size_t max);  // returns >= 1 byte
 void read_exact(int fd, void *buf, size_t len);
 void set_nonblocking(int fd);
-
-// Passes a file descriptor over an AF_UNIX socket (SCM_RIGHTS).
-void send_fd(int sock, int fd);
-int receive_fd(int sock);
 
 }  // namespace exobench

@@ -96,8 +96,7 @@ public:
 	// process is pinned to its CPU. May block until the peer opens too.
 	// One-way channel: producers only send, the consumer only receives.
 	// Duplex channel: both send and receive, strictly alternating (ping:
-	// send, receive, send...; pong: receive, send, ...), so a transport may
-	// defer a send's hand-over to the receive that follows it.
+	// send, receive, send...; pong: receive, send, ...).
 	virtual std::unique_ptr<Endpoint> open(Role role) = 0;
 };
 

@@ -1,6 +1,6 @@
-// The sleep/wake handshake the blocking shared-memory peers use.
+// How the blocking shared-memory peers wait: spin a while, then sleep.
 //
-// A waiter that finds nothing to do announces itself in a shared flag, issues
+// A waiter that finds nothing to do after spinning announces itself in a shared flag, issues
 // a full fence, checks again, and only then sleeps. A waker publishes its
 // work, issues a full fence, and enters the kernel only if it sees the flag.
 // The two fences guarantee that at least one of them sees the other (Dekker),
@@ -9,6 +9,7 @@
 // mutexes, eventfd-driven queues); it makes eventfd and futex strong peers.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -21,18 +22,53 @@ struct alignas(64) SleepFlag {
 	std::atomic<uint32_t> sleeping{0};
 };
 
+// Spin-then-sleep for Block mode, the waiting policy of libexofusion's
+// blocking calls, so that pingpong-block compares mechanisms rather than
+// policies: spin up to `budget` PAUSEs before sleeping; a wait that ends
+// while spinning raises the budget to twice the spins it took (at most
+// kMax), one that has to sleep lowers it by 1/8 (not below kMin). No
+// spinning when the processes share a CPU: it would only delay the peer.
+class SpinBudget {
+public:
+	static constexpr uint32_t kInitial = 1024, kMin = 64, kMax = 1u << 14;
+
+	SpinBudget() : budget_(cpu_shared() ? 0 : kInitial) {}
+
+	// Spins until ready() or the budget is spent; returns ready().
+	template <class Ready>
+	bool spin_until(Ready ready)
+	{
+		for (uint32_t spins = 0; spins < budget_; spins++) {
+			if (ready()) {
+				budget_ = std::max(budget_, std::min(2 * spins, kMax));
+				return true;
+			}
+			__builtin_ia32_pause();
+		}
+		if (budget_ > kMin)
+			budget_ -= budget_ / 8;
+		return false;
+	}
+
+private:
+	uint32_t budget_;
+};
+
 // A Bell is how a waiter sleeps and a waker wakes it:
 //   static constexpr bool kCanSleep;  false: spin-only, wakers do nothing
 //   void sleep(SleepFlag &);  blocks until woken; may return spuriously
 //   void wake(SleepFlag &);   wakes the sleeper
 template <class Bell, class Ready>
-void wait_until(Ready ready, WaitMode mode, SleepFlag &flag, Bell &bell)
+void wait_until(Ready ready, WaitMode mode, SleepFlag &flag, Bell &bell, SpinBudget &budget)
 {
-	while (!ready()) {
-		if (mode == WaitMode::Spin) {
+	if (mode == WaitMode::Spin) {
+		while (!ready())
 			spin_pause();
-			continue;
-		}
+		return;
+	}
+	if (budget.spin_until(ready))
+		return;
+	while (!ready()) {
 		flag.sleeping.store(1, std::memory_order_relaxed);
 		std::atomic_thread_fence(std::memory_order_seq_cst);
 		if (ready()) {
