@@ -4,7 +4,7 @@
 # `make check` runs every test; `make bench` the perf scenarios.
 
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-	$(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64))))
+	$(lastword $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V)))
 PYTHON := /usr/bin/python3
 PYTEST := $(PYTHON) -m pytest
 VM := $(PYTHON) tools/vm/exovm.py

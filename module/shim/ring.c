@@ -57,21 +57,38 @@ void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
 	for (which = 0; which < EXO_WAIT_NR; which++) {
 		if (!(kinds & (1u << which)))
 			continue;
+		/* Clear need_wakeup first: see exo_ring_sleep(). */
 		exo_core_note_wake(ring->region, &ring->info, which);
+		smp_mb__before_atomic();
+		atomic_inc(&ring->wake_gen[which]);
 		wake_up_interruptible_all(&ring->wq[which]);
 		atomic64_inc(&ring->counters.wakeups);
 	}
 }
 
+/*
+ * A waker clears need_wakeup, then bumps wake_gen, then wakes the queue. A
+ * sleeper whose announcement that clear erased (it announced after another
+ * sleeper, before the clear, and was not queued yet at the wake) sees
+ * wake_gen move past its snapshot and returns, instead of sleeping with no
+ * one left to wake it; the caller re-checks and announces again.
+ */
 static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeout)
 {
+	int gen;
 	long ret;
 
 	if (exo_ready(ring, which))
 		return 0;
+	gen = atomic_read(&ring->wake_gen[which]);
+	/* Orders the snapshot before the announcement. */
+	smp_mb();
 	exo_announce_sleep(ring, which);
 	atomic64_inc(&ring->counters.sleeps);
-	ret = wait_event_interruptible_timeout(ring->wq[which], exo_ready(ring, which), timeout);
+	ret = wait_event_interruptible_timeout(ring->wq[which],
+					       exo_ready(ring, which) ||
+					       atomic_read(&ring->wake_gen[which]) != gen,
+					       timeout);
 	if (ret > 0)
 		return 0;
 	return ret == 0 ? -ETIMEDOUT : -EINTR;

@@ -38,6 +38,7 @@ struct exo_ring {
 	int minor;
 	struct device *dev;		/* NULL once destroyed */
 	wait_queue_head_t wq[EXO_WAIT_NR];
+	atomic_t wake_gen[EXO_WAIT_NR];	/* bumped by every wake of a kind */
 	struct exo_ring_counters counters;
 };
 

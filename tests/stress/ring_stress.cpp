@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -356,6 +357,7 @@ int run_processes(const Options& o, Shared* shared, exo_ring* ring) {
     pid_t pid = fork();
     if (pid < 0) die("fork", errno);
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // a timed-out run leaves no party behind
       exo_ring* mine = child_ring(o, ring, socks[1]);
       if (i < o.producers) run_producer(mine, o, i);
       else run_consumer(mine, o, shared);

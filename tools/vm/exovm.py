@@ -1,0 +1,590 @@
+#!/usr/bin/python3
+"""Runs a command in a QEMU guest booted with the Debian kernel that matches the
+installed linux-headers, so the out-of-tree module can be loaded and tested.
+
+    exovm.py [options] -- CMD [ARG...]    run CMD (argv, no shell) in the guest
+    exovm.py fetch                        only prepare the cache (kernel, initramfs)
+
+The guest sees the host's / read-only over 9p with a tmpfs overlay on top (its
+writes vanish with it) and runs CMD in a chroot there, in the host's current
+directory (or --cwd), with EXO_IN_VM=1. Each --share DIR is mounted read-write
+at the same path, so results can be written back to the host. CMD's output is
+streamed live. Afterwards the guest's kernel log and taint flags are checked.
+
+Exit status: CMD's, unless
+  123  CMD succeeded but the kernel log shows a problem or an unexpected taint
+  124  the run timed out
+  125  the guest stopped before CMD's exit status came back
+
+Also importable: run(cmd, ...) -> (returncode, output_text).
+"""
+import argparse
+import contextlib
+import ctypes
+import dataclasses
+import fcntl
+import gzip
+import hashlib
+import lzma
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = REPO / "build" / "vm"
+INIT_SCRIPT = HERE / "init.sh"
+BUSYBOX = Path("/bin/busybox")
+
+# What the guest needs for its root: the rest comes from modules.dep.
+ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
+# Only errors go to the (slow, serial) console; the whole log is read with dmesg.
+KERNEL_CMDLINE = "console=ttyS0 panic=-1 loglevel=4"
+DEFAULT_TIMEOUT = 900
+KVM_PROBE_TIMEOUT = 20
+
+KERNEL_PROBLEM, TIMED_OUT, NO_STATUS = 123, 124, 125
+
+# Kernel log lines that fail a run wherever they appear...
+LOG_PROBLEMS = ("WARNING:", "BUG:", "Oops", "general protection", "lockdep",
+                "possible circular locking", "INFO: possible", "refcount_t:",
+                "kernel BUG", "UBSAN", "KASAN")
+# ...and those that fail it once the module has been loaded.
+MODULE_NAME = "exofusion"
+LOG_PROBLEMS_AFTER_MODULE = ("Call Trace",)
+
+# /proc/sys/kernel/tainted bit i is TAINT_LETTERS[i]. Loading the module sets
+# O (out-of-tree) and E (unsigned); anything else is a problem.
+TAINT_LETTERS = "PFSRMBUDAWCIOELKXT"
+EXPECTED_TAINTS = "OE"
+
+
+class VmError(Exception):
+    """A prerequisite is missing or the cache could not be prepared."""
+
+
+def note(message):
+    print(f"exovm: {message}", file=sys.stderr, flush=True)
+
+
+# --- The guest kernel and the cache ---------------------------------------------------
+
+def version_key(version):
+    """Sorts '6.1.0-9' before '6.1.0-56'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
+
+
+def installed_kernel_version():
+    """The newest kernel with headers under /usr/src: the one modules are built for."""
+    versions = [p.name.removeprefix("linux-headers-")
+                for p in Path("/usr/src").glob("linux-headers-*-amd64")]
+    if not versions:
+        raise VmError("no linux-headers-*-amd64 under /usr/src: run tools/setup.sh")
+    return max(versions, key=version_key)
+
+
+@dataclasses.dataclass(frozen=True)
+class GuestImage:
+    """The cached kernel of one version, unpacked from its Debian package, and the
+    initramfs built from it."""
+    kver: str
+
+    @property
+    def cache_dir(self):
+        return CACHE / self.kver
+
+    @property
+    def root(self):
+        return self.cache_dir / "image"
+
+    @property
+    def vmlinuz(self):
+        return self.root / "boot" / f"vmlinuz-{self.kver}"
+
+    @property
+    def modules_dir(self):
+        return self.root / "lib" / "modules" / self.kver
+
+    @property
+    def initrd(self):
+        return self.cache_dir / "initrd.gz"
+
+    @property
+    def initrd_stamp(self):
+        return self.cache_dir / "initrd.stamp"
+
+
+def run_tool(args, cwd=None):
+    """Runs a host tool; a failure raises VmError quoting its output."""
+    res = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise VmError(f"{shlex.join(map(str, args))} failed:\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def download_package(package, dest):
+    """apt-get download, refreshing the package lists once if they lack it."""
+    try:
+        run_tool(["apt-get", "download", package], cwd=dest)
+    except VmError:
+        note(f"{package} not downloadable; running apt-get update once")
+        run_tool(["apt-get", "update"])
+        run_tool(["apt-get", "download", package], cwd=dest)
+    return next(dest.glob(f"{package}_*.deb"))
+
+
+def fetch_kernel(image):
+    """Unpacks linux-image-<kver>-unsigned into image.root, with modules.dep.
+    Unpacked aside and renamed, so an interrupted fetch leaves no half image."""
+    package = f"linux-image-{image.kver}-unsigned"
+    note(f"fetching {package} into {image.cache_dir}")
+    unpacking = image.cache_dir / "image.partial"
+    shutil.rmtree(unpacking, ignore_errors=True)
+    unpacking.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(dir=image.cache_dir) as download_dir:
+        deb = download_package(package, Path(download_dir))
+        run_tool(["dpkg", "-x", deb, unpacking])
+    run_tool([host_tool("depmod"), "-b", unpacking, image.kver])
+    unpacking.rename(image.root)
+
+
+def host_tool(name):
+    """A tool that may live in an sbin directory missing from a user's PATH."""
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not found:
+        raise VmError(f"{name} not found: run tools/setup.sh")
+    return found
+
+
+# --- The initramfs --------------------------------------------------------------------
+
+def module_name(path):
+    return Path(path).name.split(".ko")[0].replace("-", "_")
+
+
+def module_load_order(modules_dir, wanted):
+    """The module files to load for `wanted`, each after the modules it needs."""
+    deps = {}
+    for line in (modules_dir / "modules.dep").read_text().splitlines():
+        target, _, needed = line.partition(":")
+        deps[target] = needed.split()
+    by_name = {module_name(path): path for path in deps}
+    order = []
+
+    def visit(path):
+        if path not in order:
+            for dep in deps[path]:
+                visit(dep)
+            order.append(path)
+
+    for name in wanted:
+        if name not in by_name:
+            raise VmError(f"module {name} is not in {modules_dir}/modules.dep")
+        visit(by_name[name])
+    return [modules_dir / path for path in order]
+
+
+def module_bytes(path):
+    """A module as busybox's insmod can load it: decompressed."""
+    if path.name.endswith(".ko"):
+        return path.read_bytes()
+    if path.name.endswith(".ko.xz"):
+        return lzma.decompress(path.read_bytes())
+    raise VmError(f"{path}: unexpected module format (expected .ko or .ko.xz)")
+
+
+def is_dynamically_linked(path):
+    """Whether an x86-64 ELF file names a program interpreter (PT_INTERP)."""
+    with open(path, "rb") as elf:
+        header = elf.read(64)
+        (table_offset,) = struct.unpack_from("<Q", header, 32)
+        entry_size, entries = struct.unpack_from("<HH", header, 54)
+        elf.seek(table_offset)
+        table = elf.read(entry_size * entries)
+    pt_interp = 3
+    return any(struct.unpack_from("<I", table, i * entry_size)[0] == pt_interp
+               for i in range(entries))
+
+
+def require_static_busybox():
+    """The initramfs has no libc: a dynamically linked busybox cannot run there."""
+    if not BUSYBOX.exists():
+        raise VmError(f"{BUSYBOX} not found: run tools/setup.sh (busybox-static)")
+    if is_dynamically_linked(BUSYBOX):
+        raise VmError(f"{BUSYBOX} is dynamically linked: install busybox-static (tools/setup.sh)")
+
+
+def inputs_digest(paths):
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_initramfs(image, modules):
+    """/init, busybox and the modules, numbered in load order: a gzipped newc cpio."""
+    note(f"building {image.initrd}")
+    with tempfile.TemporaryDirectory(dir=image.cache_dir) as tmp:
+        staging = Path(tmp) / "root"
+        (staging / "bin").mkdir(parents=True)
+        (staging / "modules").mkdir()
+        shutil.copy(INIT_SCRIPT, staging / "init")
+        (staging / "init").chmod(0o755)
+        shutil.copy(BUSYBOX, staging / "bin" / "busybox")
+        for index, module in enumerate(modules):
+            (staging / "modules" / f"{index:02d}-{module_name(module)}.ko").write_bytes(
+                module_bytes(module))
+        members = sorted(str(p.relative_to(staging)) for p in staging.rglob("*"))
+        archive = subprocess.run(["cpio", "--create", "--format=newc", "--owner=0:0", "--quiet"],
+                                 cwd=staging, input="\n".join(members).encode(),
+                                 capture_output=True, check=True).stdout
+        partial = Path(tmp) / "initrd.gz"
+        partial.write_bytes(gzip.compress(archive, mtime=0))
+        partial.replace(image.initrd)
+
+
+@contextlib.contextmanager
+def cache_lock():
+    """Serialises cache updates between concurrent exovm runs."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def prepare():
+    """The guest image for the installed headers, fetched and (re)built as needed."""
+    for tool in ("qemu-system-x86_64", "apt-get", "dpkg", "depmod", "cpio"):
+        host_tool(tool)
+    require_static_busybox()
+    image = GuestImage(installed_kernel_version())
+    with cache_lock():
+        if not image.root.is_dir():
+            fetch_kernel(image)
+        modules = module_load_order(image.modules_dir, ROOT_MODULES)
+        stamp = inputs_digest([Path(__file__).resolve(), INIT_SCRIPT, BUSYBOX, *modules])
+        built = image.initrd_stamp.read_text() if image.initrd_stamp.exists() else None
+        if built != stamp or not image.initrd.exists():
+            build_initramfs(image, modules)
+            image.initrd_stamp.write_text(stamp)
+    return image
+
+
+# --- Booting the guest ----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What the guest runs: a shell command line, in cwd, with shares mounted."""
+    command: str
+    cwd: str
+    shares: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """How the guest is emulated."""
+    accel: str = "tcg"
+    smp: int = 2
+    mem: int = 2048
+    icount: bool = False
+
+
+@dataclasses.dataclass
+class GuestRun:
+    """What came back from one boot. status, dmesg and tainted are None when the
+    guest stopped before writing them; status is written last."""
+    output: str
+    timed_out: bool
+    status: int | None
+    dmesg: str | None
+    tainted: int | None
+    console: str
+    qemu_errors: str
+
+
+def share_tag(index):
+    return f"share{index}"
+
+
+def write_job(run_dir, job):
+    """The files init.sh reads from the run directory."""
+    (run_dir / "command").write_text(job.command)
+    (run_dir / "cwd").write_text(job.cwd)
+    (run_dir / "shares").write_text(
+        "".join(f"{share_tag(i)} {path}\n" for i, path in enumerate(job.shares)))
+
+
+def qemu_option_value(path):
+    """QEMU splits option values at commas; a doubled comma is a literal one."""
+    return str(path).replace(",", ",,")
+
+
+def virtfs(tag, path, readonly=False):
+    spec = (f"local,path={qemu_option_value(path)},mount_tag={tag},"
+            "security_model=none,multidevs=remap")
+    return ["-virtfs", spec + (",readonly=on" if readonly else "")]
+
+
+def qemu_command(image, machine, run_dir, shares):
+    """ttyS0 (kernel console) goes to console.log, ttyS1 (the command's output)
+    to QEMU's stdout."""
+    command = [
+        "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+        "-no-reboot", "-accel", machine.accel, "-cpu", "max",
+        "-m", str(machine.mem), "-smp", "1" if machine.icount else str(machine.smp),
+        "-kernel", str(image.vmlinuz), "-initrd", str(image.initrd),
+        "-append", KERNEL_CMDLINE,
+        "-chardev", f"file,id=console,path={qemu_option_value(run_dir / 'console.log')}",
+        "-serial", "chardev:console",
+        "-chardev", "stdio,id=output", "-serial", "chardev:output",
+        *virtfs("hostroot", "/", readonly=True),
+        *virtfs("exorun", run_dir),
+    ]
+    for index, path in enumerate(shares):
+        command += virtfs(share_tag(index), path)
+    if machine.icount:
+        # Guest time counts instructions: repeatable timings, one vCPU.
+        command += ["-icount", "shift=0,sleep=off"]
+    return command
+
+
+def pump_output(qemu, deadline, stream):
+    """QEMU's stdout until it closes, copied live to ours when stream is set.
+    Returns (output bytes, timed out)."""
+    chunks = []
+    fd = qemu.stdout.fileno()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(chunks), True
+        if not select.select([fd], [], [], remaining)[0]:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        if stream:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+
+
+def read_result(path):
+    return path.read_text(errors="replace") if path.exists() else None
+
+
+def read_number(path):
+    text = read_result(path)
+    return int(text) if text and text.strip().isdigit() else None
+
+
+def die_with_parent():
+    """Runs in the QEMU child: a killed harness must not leave its guest running."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def boot(image, job, machine, timeout, stream=False):
+    """Boots a guest for one job and collects what it left behind."""
+    with tempfile.TemporaryDirectory(prefix="exovm-") as tmp:
+        run_dir = Path(tmp)
+        write_job(run_dir, job)
+        with open(run_dir / "qemu.stderr", "wb") as qemu_stderr:
+            qemu = subprocess.Popen(qemu_command(image, machine, run_dir, job.shares),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=qemu_stderr, preexec_fn=die_with_parent)
+            try:
+                output, timed_out = pump_output(qemu, time.monotonic() + timeout, stream)
+            finally:
+                # QEMU is gone already unless the run timed out or was interrupted.
+                qemu.kill()
+                qemu.wait()
+        return GuestRun(
+            output=output.decode(errors="replace"), timed_out=timed_out,
+            status=read_number(run_dir / "status"), dmesg=read_result(run_dir / "dmesg"),
+            tainted=read_number(run_dir / "tainted"),
+            console=read_result(run_dir / "console.log") or "",
+            qemu_errors=read_result(run_dir / "qemu.stderr") or "")
+
+
+def choose_accelerator(image, machine):
+    """TCG, unless EXO_VM_KVM=1 and KVM really boots the guest: on some hosts
+    /dev/kvm exists but a stock kernel hangs on it. -icount needs TCG."""
+    if machine.icount or os.environ.get("EXO_VM_KVM") != "1":
+        return "tcg"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        note("EXO_VM_KVM=1 but /dev/kvm is not usable; using TCG")
+        return "tcg"
+    probe = boot(image, Job("true", "/"), dataclasses.replace(machine, accel="kvm"),
+                 KVM_PROBE_TIMEOUT)
+    if probe.status == 0:
+        return "kvm"
+    said = probe.qemu_errors.strip().splitlines()[:1]
+    note(f"KVM did not run the guest within {KVM_PROBE_TIMEOUT} s"
+         + "".join(f" ({line})" for line in said) + "; using TCG")
+    return "tcg"
+
+
+# --- Judging a run --------------------------------------------------------------------
+
+def kernel_log_problems(dmesg):
+    """The indexes of the kernel log lines that fail a run."""
+    problems = []
+    module_loaded = False
+    for index, line in enumerate(dmesg):
+        module_loaded = module_loaded or MODULE_NAME in line
+        patterns = LOG_PROBLEMS + (LOG_PROBLEMS_AFTER_MODULE if module_loaded else ())
+        if any(pattern in line for pattern in patterns):
+            problems.append(index)
+    return problems
+
+
+def unexpected_taints(tainted):
+    """The taint flags (letters) beyond those loading the module sets."""
+    return "".join(letter for bit, letter in enumerate(TAINT_LETTERS)
+                   if tainted >> bit & 1 and letter not in EXPECTED_TAINTS)
+
+
+def quote(lines):
+    return "".join(f"\n    {line}" for line in lines)
+
+
+def last_words(guest):
+    """What QEMU and the guest's console said last, for a run that went wrong."""
+    said = ""
+    if guest.qemu_errors.strip():
+        said += "\nQEMU said:" + quote(guest.qemu_errors.splitlines()[-10:])
+    if guest.console.strip():
+        said += "\nguest console, last lines:" + quote(guest.console.splitlines()[-30:])
+    return said
+
+
+def kernel_log_report(dmesg):
+    """None, or the offending lines and, for the trace, the log after the first."""
+    lines = dmesg.splitlines()
+    problems = kernel_log_problems(lines)
+    if not problems:
+        return None
+    report = "the guest kernel log shows problems:" + quote(lines[i] for i in problems)
+    following = lines[problems[0]:][:40]
+    if len(following) > 1:
+        report += "\nkernel log from the first problem on:" + quote(following)
+    return report
+
+
+def judge(guest, timeout, check_dmesg, allow_taint):
+    """The run's exit status and the messages explaining a failure."""
+    if guest.timed_out:
+        return TIMED_OUT, [f"timed out after {timeout:g} s; QEMU killed" + last_words(guest)]
+    if guest.status is None:
+        return NO_STATUS, ["the guest stopped before the command's exit status came back"
+                           + last_words(guest)]
+    messages = []
+    if check_dmesg:
+        report = kernel_log_report(guest.dmesg)
+        if report:
+            messages.append(report)
+    if not allow_taint:
+        taints = unexpected_taints(guest.tainted)
+        if taints:
+            messages.append(f"the guest kernel is tainted '{taints}' (only "
+                            f"'{EXPECTED_TAINTS}', from loading the module, is expected)")
+    if messages and guest.status == 0:
+        return KERNEL_PROBLEM, messages
+    return guest.status, messages
+
+
+# --- Entry points ---------------------------------------------------------------------
+
+def share_path(path):
+    """The absolute path of a host directory to share; init.sh reads it as a line."""
+    absolute = os.path.abspath(path)
+    if not os.path.isdir(absolute):
+        raise VmError(f"share {path}: no such directory on the host")
+    if "\n" in absolute:
+        raise VmError(f"share {path!r}: a newline in the path is not supported")
+    return absolute
+
+
+def run(cmd, smp=2, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
+        mem=2048, stream=False, check_dmesg=True, allow_taint=False):
+    """Runs cmd (a shell command line, or an argv sequence) in a fresh guest.
+    Returns (returncode, output_text): the command's output, followed by lines
+    starting with 'exovm: ' that explain a failure. With stream, the output is
+    also copied to stdout as it comes, and the explanations to stderr."""
+    image = prepare()
+    command = cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))
+    job = Job(command, os.path.abspath(cwd or os.getcwd()),
+              tuple(share_path(share) for share in shares))
+    machine = Machine(smp=smp, mem=mem, icount=icount)
+    machine = dataclasses.replace(machine, accel=choose_accelerator(image, machine))
+    guest = boot(image, job, machine, timeout, stream)
+    returncode, messages = judge(guest, timeout, check_dmesg, allow_taint)
+    output = guest.output
+    if messages and output and not output.endswith("\n"):
+        # The explanations start on a line of their own.
+        output += "\n"
+        if stream:
+            print(flush=True)
+    if stream:
+        for message in messages:
+            note(message)
+    return returncode, output + "".join(f"exovm: {m}\n" for m in messages)
+
+
+def parse_options(argv):
+    parser = argparse.ArgumentParser(
+        prog="exovm.py", usage="%(prog)s [options] -- CMD [ARG...]\n       %(prog)s fetch",
+        description="Run CMD in a QEMU guest with the kernel matching the installed headers.",
+        epilog=f"exit status: CMD's; {KERNEL_PROBLEM} if CMD succeeded but the kernel log or "
+               f"taint shows a problem, {TIMED_OUT} on timeout, {NO_STATUS} if the guest "
+               "gave no status")
+    parser.add_argument("--smp", type=int, default=2, help="vCPUs (default 2)")
+    parser.add_argument("--mem", type=int, default=2048, help="guest memory in MB (default 2048)")
+    parser.add_argument("--icount", action="store_true",
+                        help="one vCPU, guest time counts instructions (repeatable timing)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds before QEMU is killed (default {DEFAULT_TIMEOUT})")
+    parser.add_argument("--share", action="append", default=[], metavar="DIR",
+                        help="mount host DIR read-write at the same path in the guest")
+    parser.add_argument("--cwd", metavar="DIR", help="guest working directory (default: ours)")
+    parser.add_argument("--allow-taint", action="store_true",
+                        help="accept kernel taints beyond those of loading the module")
+    parser.add_argument("--no-dmesg-check", action="store_true",
+                        help="do not fail on warnings in the kernel log (debugging only)")
+    return parser, parser.parse_args(argv)
+
+
+def main(argv):
+    """Options come before '--', the guest's argv after it."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    options, command = argv[:split], argv[split + 1:]
+    if options == ["fetch"] and not command:
+        image = prepare()
+        note(f"guest kernel {image.kver} and initramfs ready in {image.cache_dir}")
+        return 0
+    parser, args = parse_options(options)
+    if not command:
+        parser.error("no command: put it after '--'")
+    returncode, _ = run(command, smp=args.smp, icount=args.icount, timeout=args.timeout,
+                        shares=args.share, cwd=args.cwd, mem=args.mem, stream=True,
+                        check_dmesg=not args.no_dmesg_check, allow_taint=args.allow_taint)
+    return returncode
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except VmError as error:
+        note(str(error))
+        sys.exit(NO_STATUS)
+    except KeyboardInterrupt:
+        sys.exit(130)
