@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+// SeqRing, single-threaded: claims, publication, release, batch claims,
+// wrap-around and the 32-bit sequence wrap in both modes, then how each mode
+// gives cells back. The threaded cases are in threads_test.cpp.
+#include <string.h>
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "module/core/seq_ring.h"
+#include "tests/core/test_region.h"
+
+namespace exo_test {
+namespace {
+
+constexpr u32 kCapacity = 8;
+
+// The message ring of a real region; each slot carries a u64 value.
+class SeqRingTest : public testing::TestWithParam<u32> {
+ protected:
+  SeqRingTest() : region_({kCapacity, GetParam()}), view_(region_.view()) {}
+
+  exo::SeqRing<exo_slot>& ring() { return view_.messages(); }
+
+  // Claims up to |n| cells at once, stores consecutive values from
+  // next_value_ and publishes them; returns how many.
+  u32 produce(u32 n) {
+    u64 first = 0;
+    u32 got = ring().claim_produce(n, &first);
+    for (u32 i = 0; i < got; ++i) {
+      u64 value = next_value_++;
+      memcpy(ring().at(first + i).data, &value, sizeof(value));
+      ring().publish(first + i);
+    }
+    return got;
+  }
+
+  // Claims up to |max| cells at once, releases them; returns their values.
+  std::vector<u64> consume(u32 max) {
+    u64 first = 0;
+    u32 got = ring().claim_consume(max, &first);
+    std::vector<u64> values(got);
+    for (u32 i = 0; i < got; ++i) {
+      memcpy(&values[i], ring().at(first + i).data, sizeof(u64));
+      ring().release(first + i);
+    }
+    return values;
+  }
+
+  // Consumes everything, checking values continue from next_expected_.
+  void drain_in_order() {
+    for (;;) {
+      std::vector<u64> values = consume(kCapacity);
+      if (values.empty()) return;
+      for (u64 v : values) ASSERT_EQ(v, next_expected_++);
+    }
+  }
+
+  exo_ring_header* header() { return region_.header(); }
+
+  TestRegion region_;
+  exo::RingView view_;
+  u64 next_value_ = 0;
+  u64 next_expected_ = 0;
+};
+
+TEST_P(SeqRingTest, EmptyRingHasNothingToConsumeAndRoomToProduce) {
+  u64 first = 0;
+  EXPECT_FALSE(ring().can_consume());
+  EXPECT_EQ(ring().claim_consume(1, &first), 0u);
+  EXPECT_TRUE(ring().can_produce());
+  EXPECT_EQ(header()->cons.pos, 0u);
+}
+
+TEST_P(SeqRingTest, FillsToCapacityThenRefusesMore) {
+  for (u32 i = 0; i < kCapacity; ++i) ASSERT_EQ(produce(1), 1u) << "message " << i;
+  EXPECT_FALSE(ring().can_produce());
+  EXPECT_EQ(produce(1), 0u);
+  EXPECT_EQ(header()->prod.pos, kCapacity);
+  EXPECT_TRUE(ring().can_consume());
+  drain_in_order();
+  EXPECT_EQ(next_expected_, kCapacity);
+  EXPECT_FALSE(ring().can_consume());
+}
+
+TEST_P(SeqRingTest, ClaimedCellIsInvisibleToConsumersUntilPublished) {
+  u64 pos = 0;
+  ASSERT_EQ(ring().claim_produce(1, &pos), 1u);
+  EXPECT_FALSE(ring().published(pos));
+  EXPECT_FALSE(ring().can_consume());
+  EXPECT_TRUE(consume(1).empty());
+  ring().publish(pos);
+  EXPECT_TRUE(ring().published(pos));
+  EXPECT_EQ(consume(1).size(), 1u);
+}
+
+TEST_P(SeqRingTest, ConsumedCellIsNotReusableUntilReleased) {
+  for (u32 i = 0; i < kCapacity; ++i) ASSERT_EQ(produce(1), 1u);
+  u64 pos = 0;
+  ASSERT_EQ(ring().claim_consume(1, &pos), 1u);
+  EXPECT_FALSE(ring().can_produce());
+  EXPECT_EQ(produce(1), 0u);
+  ring().release(pos);
+  EXPECT_TRUE(ring().can_produce());
+  EXPECT_EQ(produce(1), 1u);
+}
+
+TEST_P(SeqRingTest, BatchProduceClaimIsPartialWhenFewerCellsAreFree) {
+  ASSERT_EQ(produce(5), 5u);
+  u64 first = 0;
+  EXPECT_EQ(ring().claim_produce(kCapacity, &first), kCapacity - 5);
+  EXPECT_EQ(first, 5u);
+  EXPECT_EQ(header()->prod.pos, kCapacity);
+}
+
+TEST_P(SeqRingTest, BatchClaimsNeverExceedCapacity) {
+  EXPECT_EQ(produce(100), kCapacity);
+  EXPECT_EQ(consume(100).size(), kCapacity);
+}
+
+TEST_P(SeqRingTest, BatchConsumeClaimStopsAtFirstUnpublishedCell) {
+  u64 first = 0;
+  ASSERT_EQ(ring().claim_produce(4, &first), 4u);
+  ring().publish(first + 0);
+  ring().publish(first + 1);
+  ring().publish(first + 3);  // +2 still being written
+  u64 got_first = 0;
+  EXPECT_EQ(ring().claim_consume(4, &got_first), 2u);
+  EXPECT_EQ(got_first, first);
+  ring().release(first + 0);
+  ring().release(first + 1);
+  ring().publish(first + 2);
+  EXPECT_EQ(ring().claim_consume(4, &got_first), 2u);
+  EXPECT_EQ(got_first, first + 2);
+}
+
+TEST_P(SeqRingTest, WrapsAroundManyLapsInFifoOrder) {
+  // Batches of 1..capacity so that claims start at every cell index.
+  for (u32 round = 0; round < 1000; ++round) {
+    u32 n = 1 + round % kCapacity;
+    ASSERT_EQ(produce(n), n);
+    ASSERT_NO_FATAL_FAILURE(drain_in_order());
+  }
+  EXPECT_EQ(header()->prod.pos, next_value_);
+  EXPECT_EQ(header()->cons.pos, next_value_);
+}
+
+// Positions are 64-bit, sequences 32-bit: crossing 2^32 (and its multiples)
+// must keep the ring working and positions counting up.
+TEST_P(SeqRingTest, CrossesThe32BitSequenceWrapInFifoOrder) {
+  const u64 kBases[] = {(1ull << 32) - 3, (1ull << 32) - kCapacity, (5ull << 32) - 1,
+                        (1ull << 63) - 2};
+  for (u64 base : kBases) {
+    SCOPED_TRACE(testing::Message() << "base " << base);
+    region_.rebase(base, 0);
+    next_value_ = next_expected_ = 0;
+    u64 first = 0;
+    ASSERT_EQ(ring().claim_produce(1, &first), 1u);
+    EXPECT_EQ(first, base);  // claims start where the ring says
+    ring().publish(first);
+    ASSERT_EQ(consume(1).size(), 1u);
+    for (u32 lap = 0; lap < 3 * kCapacity; ++lap) {
+      ASSERT_EQ(produce(3), 3u);
+      ASSERT_NO_FATAL_FAILURE(drain_in_order());
+    }
+    for (u32 i = 0; i < kCapacity; ++i) ASSERT_EQ(produce(1), 1u);
+    EXPECT_EQ(produce(1), 0u) << "full across the wrap";
+    ASSERT_NO_FATAL_FAILURE(drain_in_order());
+    EXPECT_EQ(header()->prod.pos, base + 1 + next_value_);
+  }
+}
+
+TEST_P(SeqRingTest, ConsumeClaimGivesUpOnSequenceAheadOfItsPosition) {
+  // Not the published cell of this position: a corrupted sequence (or, in
+  // MPMC, one seen through a stale position).
+  region_.slots()[0].seq = 2;
+  u64 first = 0;
+  EXPECT_EQ(ring().claim_consume(1, &first), 0u);
+  EXPECT_EQ(header()->cons.pos, 0u);
+}
+
+auto mode_name = [](const testing::TestParamInfo<u32>& p) {
+  return p.param == EXO_MODE_MPMC ? "Mpmc" : "Spsc";
+};
+INSTANTIATE_TEST_SUITE_P(Modes, SeqRingTest, testing::Values(EXO_MODE_SPSC, EXO_MODE_MPMC),
+                         mode_name);
+
+// --- How cells come back: by mode --------------------------------------------
+
+// SPSC: the consumer gives cells back by advancing its own position and
+// never writes a cell; the producer's room comes from the two positions.
+class SpscSeqRing : public SeqRingTest {};
+
+TEST_P(SpscSeqRing, ConsumerFreesCellsByAdvancingItsPositionOnRelease) {
+  for (u32 i = 0; i < kCapacity; ++i) ASSERT_EQ(produce(1), 1u);
+  u64 pos = 0;
+  ASSERT_EQ(ring().claim_consume(1, &pos), 1u);
+  EXPECT_EQ(header()->cons.pos, 0u) << "a claim alone frees nothing";
+  EXPECT_FALSE(ring().can_produce());
+  ring().release(pos);
+  EXPECT_EQ(header()->cons.pos, 1u);
+  EXPECT_EQ(region_.slots()[0].seq, 1u) << "the consumer left the cell as published";
+  EXPECT_TRUE(ring().can_produce());
+  EXPECT_EQ(produce(kCapacity), 1u);
+}
+
+TEST_P(SpscSeqRing, ProducerRefusesInconsistentPositions) {
+  // Positions a corrupted ring may hold: the consumer ahead of the
+  // producer, or more than a lap behind it. (Past the first lap, so that
+  // a fresh view's cached consumer position, 0, vouches for no room.)
+  const u64 kBad[][2] = {
+      {20, 21}, {20, 1ull << 40}, {20 + kCapacity + 1, 20}, {1ull << 40, 1ull << 63}};
+  for (const auto& bad : kBad) {
+    SCOPED_TRACE(testing::Message() << "prod " << bad[0] << " cons " << bad[1]);
+    header()->prod.pos = bad[0];
+    header()->cons.pos = bad[1];
+    exo::RingView fresh = region_.view();  // as each kernel call makes one
+    EXPECT_FALSE(fresh.messages().can_produce());
+    u64 first = 0;
+    EXPECT_EQ(fresh.messages().claim_produce(1, &first), 0u);
+    EXPECT_EQ(header()->prod.pos, bad[0]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Mode, SpscSeqRing, testing::Values(EXO_MODE_SPSC), mode_name);
+
+// MPMC (Vyukov): positions move by compare-and-swap at claim time; the
+// consumer gives a cell back by setting its sequence one lap ahead.
+class MpmcSeqRing : public SeqRingTest {};
+
+TEST_P(MpmcSeqRing, ConsumerFreesCellBySettingItsSequenceALapAhead) {
+  for (u32 i = 0; i < kCapacity; ++i) ASSERT_EQ(produce(1), 1u);
+  u64 pos = 0;
+  ASSERT_EQ(ring().claim_consume(1, &pos), 1u);
+  EXPECT_EQ(header()->cons.pos, 1u) << "the claim moves the position";
+  EXPECT_FALSE(ring().can_produce());
+  ring().release(pos);
+  EXPECT_EQ(region_.slots()[0].seq, kCapacity);
+  EXPECT_TRUE(ring().can_produce());
+}
+
+// A peer that scribbles a sequence must not make a claim spin forever
+// (retries are bounded) or move the position.
+TEST_P(MpmcSeqRing, ProduceClaimGivesUpOnSequenceThatNeverMatches) {
+  for (u32 bad_seq : {5u, 0u - kCapacity, 0x80000000u}) {
+    region_.reset();
+    region_.slots()[0].seq = bad_seq;
+    u64 first = 0;
+    EXPECT_EQ(ring().claim_produce(1, &first), 0u) << "seq " << bad_seq;
+    EXPECT_EQ(header()->prod.pos, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Mode, MpmcSeqRing, testing::Values(EXO_MODE_MPMC), mode_name);
+
+}  // namespace
+}  // namespace exo_test
