@@ -11,8 +11,9 @@
  *                        then one cache line per side (producer, consumer,
  *                        buffer-free producer, buffer-free consumer)
  *   [slots_offset, ...)  capacity x struct exo_slot (64 B each)
- *   [free_offset, ...)   free_capacity x struct exo_free_cell: the ring of
- *                        free zero-copy buffer indices
+ *   [free_offset, ...)   free_words x __u64: the bitmap of free zero-copy
+ *                        buffers (bit b of word w: buffer 64 w + b is free);
+ *                        takers clear a bit, returners set it, atomically
  *   [pool_offset, ...)   buf_count x buf_size bytes: zero-copy buffers
  *
  * Every section starts on a page boundary. Offsets are carried in the info
@@ -96,19 +97,13 @@ struct exo_zc_desc {
 	__u32 reserved;
 };
 
-/* One cell of the ring of free zero-copy buffer indices. */
-struct exo_free_cell {
-	__u32 seq;
-	__u32 buf;
-};
-
 /* Read-only description of the ring, written once at creation. */
 struct exo_ring_info {
 	__u32 magic;
 	__u32 abi_version;
 	__u32 mode;
 	__u32 capacity;		/* slots, power of two */
-	__u32 free_capacity;	/* free cells: 2 x buf_count, rounded up to a power of two */
+	__u32 free_words;	/* 64-bit words of the free-buffer bitmap */
 	__u32 buf_size;
 	__u32 buf_count;
 	__u32 reserved0;
@@ -148,8 +143,9 @@ struct exo_ring_header {
 	struct exo_ring_info info;
 	struct exo_ring_side prod;	/* producers of messages */
 	struct exo_ring_side cons;	/* consumers of messages */
-	struct exo_ring_side free_prod;	/* returners of zc buffers */
-	struct exo_ring_side free_cons;	/* takers of zc buffers */
+	struct exo_ring_side reserved_side;
+	struct exo_ring_side free_cons;	/* takers of zc buffers: pos is the
+					 * bitmap word where searches start */
 	struct exo_ring_waiter waiters[EXO_WAIT_NR];
 };
 
@@ -216,12 +212,11 @@ EXO_STATIC_ASSERT(sizeof(struct exo_slot) == EXO_SLOT_SIZE, "slot is one cache l
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_slot, data) == 8, "8-byte slot header");
 EXO_STATIC_ASSERT(sizeof(struct exo_zc_desc) == 16, "zc descriptor size");
 EXO_STATIC_ASSERT(sizeof(struct exo_zc_desc) <= EXO_INLINE_MAX, "zc descriptor fits a slot");
-EXO_STATIC_ASSERT(sizeof(struct exo_free_cell) == 8, "free cell size");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_info) == EXO_CACHELINE, "info is one line");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_side) == EXO_CACHELINE, "side is one line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, prod) == 1 * EXO_CACHELINE, "prod line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, cons) == 2 * EXO_CACHELINE, "cons line");
-EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, free_prod) == 3 * EXO_CACHELINE, "free_prod line");
+EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, reserved_side) == 3 * EXO_CACHELINE, "reserved line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, free_cons) == 4 * EXO_CACHELINE, "free_cons line");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_waiter) == EXO_CACHELINE, "waiter is one line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, waiters) == 5 * EXO_CACHELINE, "waiter lines");

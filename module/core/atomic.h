@@ -30,6 +30,12 @@ inline bool compare_exchange(T* p, T expected, T desired) {
 template <typename T>
 inline T fetch_add(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 
+// Bit transfers between parties: acquire what the releaser wrote before.
+template <typename T>
+inline T fetch_and(T* p, T v) { return __atomic_fetch_and(p, v, __ATOMIC_ACQ_REL); }
+template <typename T>
+inline T fetch_or(T* p, T v) { return __atomic_fetch_or(p, v, __ATOMIC_ACQ_REL); }
+
 // Orders only the compiler. The waker side of the sleep protocol uses this:
 // the sleeper's asymmetric barrier (membarrier or IPI) makes it sufficient.
 inline void compiler_barrier() { __atomic_signal_fence(__ATOMIC_SEQ_CST); }

@@ -8,12 +8,6 @@ namespace {
 
 bool is_power_of_two(u32 v) { return v != 0 && (v & (v - 1)) == 0; }
 
-u32 round_up_power_of_two(u32 v) {
-  u32 p = 1;
-  while (p < v) p <<= 1;
-  return p;
-}
-
 u64 page_align(u64 v) { return (v + EXO_PAGE_SIZE - 1) & ~static_cast<u64>(EXO_PAGE_SIZE - 1); }
 
 bool is_name_char(char c) {
@@ -79,13 +73,11 @@ int plan_ring(const exo_create_req& req, exo_ring_info* info, const char** why) 
   out.capacity = req.capacity;
   out.buf_size = req.buf_size;
   out.buf_count = req.buf_count;
-  // Twice the pool: a buffer being returned can then never land on a cell
-  // that a concurrent taker has claimed but not yet released.
-  out.free_capacity = req.buf_count ? round_up_power_of_two(2 * req.buf_count) : 0;
+  out.free_words = (req.buf_count + 63) / 64;
   out.slots_offset = EXO_PAGE_SIZE;
   out.free_offset = page_align(out.slots_offset + static_cast<u64>(req.capacity) * EXO_SLOT_SIZE);
   out.pool_offset =
-      page_align(out.free_offset + static_cast<u64>(out.free_capacity) * sizeof(exo_free_cell));
+      page_align(out.free_offset + static_cast<u64>(out.free_words) * sizeof(u64));
   out.region_size =
       page_align(out.pool_offset + static_cast<u64>(req.buf_size) * req.buf_count);
   if (out.region_size > kMaxRegionSize)
@@ -102,15 +94,9 @@ void init_ring(void* region, const exo_ring_info& info) {
   auto* slots = reinterpret_cast<exo_slot*>(base + info.slots_offset);
   for (u32 i = 0; i < info.capacity; ++i) slots[i].seq = i;
 
-  // The free ring starts full: buffers 0..count-1 are published at
-  // positions 0..count-1; the remaining cells wait for their producers.
-  auto* free_cells = reinterpret_cast<exo_free_cell*>(base + info.free_offset);
-  for (u32 i = 0; i < info.free_capacity; ++i) {
-    bool holds_buffer = i < info.buf_count;
-    free_cells[i].buf = holds_buffer ? i : 0;
-    free_cells[i].seq = holds_buffer ? i + 1 : i;
-  }
-  header->free_prod.pos = info.buf_count;
+  // Every buffer starts free.
+  u64* free_bits = reinterpret_cast<u64*>(base + info.free_offset);
+  for (u32 buf = 0; buf < info.buf_count; ++buf) free_bits[buf / 64] |= 1ull << (buf % 64);
   // No fence: the region reaches other parties only through a system call
   // (mmap of the device or of the memfd), which orders these stores.
 }

@@ -13,10 +13,7 @@ RingView::RingView(void* region, const exo_ring_info& info)
   messages_ = SeqRing<exo_slot>(reinterpret_cast<exo_slot*>(base + info.slots_offset),
                                 info.capacity, &header_->prod, &header_->cons, multi);
   if (info.buf_count != 0) {
-    // Buffers are taken and returned by any sender and any receiver.
-    free_ = SeqRing<exo_free_cell>(reinterpret_cast<exo_free_cell*>(base + info.free_offset),
-                                   info.free_capacity, &header_->free_prod,
-                                   &header_->free_cons, /*multi=*/true);
+    free_bits_ = reinterpret_cast<u64*>(base + info.free_offset);
     pool_ = base + info.pool_offset;
   }
 }
@@ -35,28 +32,53 @@ bool RingView::ready(u32 which) {
     case EXO_WAIT_SPACE:
       return messages_.can_produce();
     case EXO_WAIT_BUFFER:
-      return has_pool() && free_.can_consume();
+      return free_buffer_count() != 0;
     default:
       return false;
   }
 }
 
+// A bitmap rather than a ring of indices: a ring loses a buffer when a
+// taker that claimed a cell stalls (or dies) and returns lap it; a bit is
+// never lost, and a second return of the same buffer is detected.
 bool RingView::take_buffer(u32* buf) {
-  u64 pos;
-  if (!has_pool() || free_.claim_consume(1, &pos) == 0) return false;
-  u32 index = load_relaxed(&free_.at(pos).buf);
-  free_.release(pos);
-  if (index >= info_.buf_count) return false;
-  *buf = index;
-  return true;
+  u32 words = info_.free_words;
+  if (words == 0) return false;
+  u64* hint = &header_->free_cons.pos;
+  u64 start = load_relaxed(hint) % words;
+  for (u32 i = 0; i < words; ++i) {
+    u32 w = static_cast<u32>((start + i) % words);
+    // Each pass clears at most one bit; a bound keeps a hostile party that
+    // keeps setting bits from holding us here.
+    for (u32 tries = 0; tries < 64; ++tries) {
+      u64 bits = load_relaxed(&free_bits_[w]);
+      if (bits == 0) break;
+      u64 bit = bits & -bits;
+      if (!(fetch_and(&free_bits_[w], ~bit) & bit)) continue;
+      u32 index = w * 64 + static_cast<u32>(__builtin_ctzll(bit));
+      if (index >= info_.buf_count) continue;  // a stray bit past the pool
+      if (w != start) store_relaxed(hint, static_cast<u64>(w));
+      *buf = index;
+      return true;
+    }
+  }
+  return false;
 }
 
 bool RingView::return_buffer(u32 buf) {
-  u64 pos;
-  if (buf >= info_.buf_count || free_.claim_produce(1, &pos) == 0) return false;
-  store_relaxed(&free_.at(pos).buf, buf);
-  free_.publish(pos);
-  return true;
+  if (buf >= info_.buf_count) return false;
+  u64 bit = 1ull << (buf % 64);
+  return !(fetch_or(&free_bits_[buf / 64], bit) & bit);
+}
+
+u32 RingView::free_buffer_count() const {
+  u32 count = 0;
+  for (u32 w = 0; w < info_.free_words; ++w) {
+    u32 in_pool = info_.buf_count - w * 64;  // bits of this word that name buffers
+    u64 mask = in_pool >= 64 ? ~0ull : (1ull << in_pool) - 1;
+    count += static_cast<u32>(__builtin_popcountll(load_relaxed(&free_bits_[w]) & mask));
+  }
+  return count;
 }
 
 int validate_info(const exo_ring_info& info, u64 mapped_size, const char** why) {
@@ -75,7 +97,7 @@ int validate_info(const exo_ring_info& info, u64 mapped_size, const char** why) 
   }
   if (info.slots_offset != expected.slots_offset || info.free_offset != expected.free_offset ||
       info.pool_offset != expected.pool_offset || info.region_size != expected.region_size ||
-      info.free_capacity != expected.free_capacity) {
+      info.free_words != expected.free_words) {
     *why = "ring layout does not match its parameters";
     return -kEINVAL;
   }

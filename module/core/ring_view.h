@@ -20,7 +20,6 @@ class RingView {
   exo_ring_header* header() const { return header_; }
   const exo_ring_info& info() const { return info_; }
   SeqRing<exo_slot>& messages() { return messages_; }
-  SeqRing<exo_free_cell>& free_buffers() { return free_; }
   bool has_pool() const { return info_.buf_count != 0; }
   exo_ring_waiter& waiter(u32 which) const { return header_->waiters[which]; }
 
@@ -33,17 +32,19 @@ class RingView {
   // Whether a waiter of kind |which| (EXO_WAIT_*) can make progress now.
   bool ready(u32 which);
 
-  // Takes a free zero-copy buffer index; false when none is free (or the
-  // free ring holds an index outside the pool, which is dropped).
+  // Takes a free zero-copy buffer; false when none is free. The bitmap is
+  // shared: bits past the pool are ignored and searches are bounded.
   bool take_buffer(u32* buf);
-  // Returns a buffer to the free ring; false if the ring refused it.
+  // Marks a buffer free; false if it was free already (returned twice).
   bool return_buffer(u32 buf);
+  // Free buffers now (a snapshot, for statistics and tests).
+  u32 free_buffer_count() const;
 
  private:
   exo_ring_header* header_ = nullptr;
   exo_ring_info info_{};
   SeqRing<exo_slot> messages_;
-  SeqRing<exo_free_cell> free_;
+  u64* free_bits_ = nullptr;
   u8* pool_ = nullptr;
 };
 

@@ -422,7 +422,7 @@ int exo_zc_release(exo_ring* ring, uint32_t buf) {
   if (buf >= ring->view.info().buf_count)
     return fail(-EINVAL, "buffer %u is outside the pool of %u", buf, ring->view.info().buf_count);
   if (!ring->view.return_buffer(buf))
-    return fail(-EINVAL, "buffer %u: free ring is full (released twice?)", buf);
+    return fail(-EINVAL, "buffer %u is free already (released twice?)", buf);
   ring->notify(EXO_WAIT_BUFFER);
   return 0;
 }
