@@ -59,6 +59,15 @@ build/bin/fusionctl: $(patsubst %.cpp,build/obj/%.o,$(FUSIONCTL_SRCS)) build/lib
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^ $(LDLIBS)
 
+# libFuzzer target of the core (clang): see tests/fuzz/README.md.
+FUZZ_SRCS := tests/fuzz/ring_fuzz.cpp tests/core/checked_ring.cpp tests/core/test_region.cpp \
+	module/core/ring_io.cpp module/core/ring_layout.cpp module/core/ring_view.cpp \
+	userspace/hosted/platform.cpp
+build/bin/ring_fuzz: $(FUZZ_SRCS) $(wildcard tests/core/*.h module/core/*.h uapi/*.h)
+	@mkdir -p $(@D)
+	clang++ -std=gnu++17 -g -O1 -I. -Wall -Wextra -Werror -fno-exceptions \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
+
 build/bin/uapi_dump: build/obj/tools/uapi_dump/uapi_dump.o
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^
@@ -75,7 +84,7 @@ userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench \
 	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
-	build/tsan/bin/core_tests build/tsan/bin/ring_stress
+	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz
 
 check: all sanitizers
 	$(PYTEST) -q -rs tests/host

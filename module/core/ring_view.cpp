@@ -5,6 +5,18 @@
 #include "module/core/ring_layout.h"
 
 namespace exo {
+namespace {
+
+// __builtin_popcountll would call libgcc's __popcountdi2, which the kernel
+// does not have (its flags allow no POPCNT instruction).
+u32 popcount64(u64 v) {
+  v = v - ((v >> 1) & 0x5555555555555555ull);
+  v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<u32>((v * 0x0101010101010101ull) >> 56);
+}
+
+}  // namespace
 
 RingView::RingView(void* region, const exo_ring_info& info)
     : header_(static_cast<exo_ring_header*>(region)), info_(info) {
@@ -76,7 +88,7 @@ u32 RingView::free_buffer_count() const {
   for (u32 w = 0; w < info_.free_words; ++w) {
     u32 in_pool = info_.buf_count - w * 64;  // bits of this word that name buffers
     u64 mask = in_pool >= 64 ? ~0ull : (1ull << in_pool) - 1;
-    count += static_cast<u32>(__builtin_popcountll(load_relaxed(&free_bits_[w]) & mask));
+    count += popcount64(load_relaxed(&free_bits_[w]) & mask);
   }
   return count;
 }
