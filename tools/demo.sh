@@ -35,7 +35,7 @@ done
 step "side by side (this VM, 2 vCPUs under TCG emulation: compare ratios, not absolutes)"
 for scenario in pingpong-block-56B stream-56B-batch16; do
 	for impl in exofusion pipe unix-stream eventfd futex; do
-		$BIN/exobench --scenario "$scenario" --impl "$impl" --reps 3 --msgs 20000 --env vm
+		$BIN/exobench --scenario "$scenario" --impl "$impl" --reps 3 --msgs 20000 --env host
 	done
 done | /usr/bin/python3 tools/bench/report.py --table -
 
