@@ -307,9 +307,9 @@ void CheckedRing::scribble_field(Field field, u32 index, u64 value, bool nudge) 
   exo_slot& slot = region_.slots()[index % params_.capacity];
   // A slot's data holds an exo_zc_desc in a zero-copy message.
   u8* desc = slot.data;
-  exo_free_cell* cell =
-      params_.buf_count ? &region_.free_cells()[index % region_.info().free_capacity] : nullptr;
-  exo_ring_side* sides[] = {&h->prod, &h->cons, &h->free_prod, &h->free_cons};
+  u64* free_word =
+      params_.buf_count ? &region_.free_bits()[index % region_.info().free_words] : nullptr;
+  exo_ring_side* sides[] = {&h->prod, &h->cons, &h->reserved_side, &h->free_cons};
   switch (field) {
     case kSidePos: scribble(&sides[index % 4]->pos, 8, value, nudge); break;
     case kSlotSeq: scribble(&slot.seq, 4, value, nudge); break;
@@ -318,8 +318,8 @@ void CheckedRing::scribble_field(Field field, u32 index, u64 value, bool nudge) 
     case kZcDescBuf: scribble(desc + offsetof(exo_zc_desc, buf), 4, value, nudge); break;
     case kZcDescOffset: scribble(desc + offsetof(exo_zc_desc, offset), 4, value, nudge); break;
     case kZcDescLen: scribble(desc + offsetof(exo_zc_desc, len), 4, value, nudge); break;
-    case kFreeCellSeq: if (cell) scribble(&cell->seq, 4, value, nudge); break;
-    case kFreeCellBuf: if (cell) scribble(&cell->buf, 4, value, nudge); break;
+    case kFreeBits: if (free_word) scribble(free_word, 8, value, nudge); break;
+    case kFreeHint: scribble(&h->free_cons.pos, 8, value, nudge); break;
     case kNeedWakeup:
       scribble(&h->waiters[index % EXO_WAIT_NR].need_wakeup, 4, value, nudge);
       break;

@@ -34,15 +34,15 @@ class CheckedRing {
   // Shared fields a scribble can target; |index| picks the side, slot, free
   // cell or waiter (modulo their number).
   enum Field {
-    kSidePos,       // prod, cons, free_prod, free_cons .pos
+    kSidePos,       // prod, cons, reserved_side, free_cons .pos
     kSlotSeq,
     kSlotType,
     kSlotLen,
     kZcDescBuf,     // the exo_zc_desc a zero-copy slot carries
     kZcDescOffset,
     kZcDescLen,
-    kFreeCellSeq,
-    kFreeCellBuf,
+    kFreeBits,
+    kFreeHint,
     kNeedWakeup,
     kFields
   };

@@ -190,30 +190,20 @@ TEST_P(PlanRingLayout, CopiesParametersIntoInfo) {
   EXPECT_EQ(info.buf_count, p.buf_count);
 }
 
-// Room for twice the pool, so that a returned buffer never needs a cell a
-// preempted taker still holds.
-TEST_P(PlanRingLayout, FreeCapacityIsSmallestPowerOfTwoHoldingTwiceThePool) {
+// One bit per buffer, in whole 64-bit words.
+TEST_P(PlanRingLayout, FreeBitmapHasOneBitPerBufferInWholeWords) {
   exo_ring_info info = plan();
-  if (info.buf_count == 0) {
-    EXPECT_EQ(info.free_capacity, 0u);
-    return;
-  }
-  const u64 twice = 2 * u64{info.buf_count};
-  EXPECT_EQ(info.free_capacity & (info.free_capacity - 1), 0u);
-  EXPECT_GE(info.free_capacity, twice);
-  EXPECT_LT(info.free_capacity / 2, twice);
+  EXPECT_EQ(info.free_words, (u64{info.buf_count} + 63) / 64);
 }
 
-TEST(PlanRing, FreeCapacityOfPoolSizes) {
-  const u32 kCases[][2] = {{1, 2},     {2, 4},       {3, 8},    {4, 8},
-                           {5, 16},    {255, 512},   {256, 512}, {257, 1024},
-                           {EXO_BUF_MAX_COUNT, 2 * EXO_BUF_MAX_COUNT}};
+TEST(PlanRing, FreeWordsOfPoolSizes) {
+  const u32 kCases[][2] = {{1, 1}, {63, 1}, {64, 1}, {65, 2}, {EXO_BUF_MAX_COUNT, 1024}};
   for (const auto& c : kCases) {
     exo_create_req req = make_request({2, EXO_MODE_SPSC, EXO_BUF_MIN_SIZE, c[0]});
     exo_ring_info info{};
     const char* why = nullptr;
     ASSERT_EQ(exo::plan_ring(req, &info, &why), 0) << c[0] << " buffers: " << (why ? why : "");
-    EXPECT_EQ(info.free_capacity, c[1]) << c[0] << " buffers";
+    EXPECT_EQ(info.free_words, c[1]) << c[0] << " buffers";
   }
 }
 
@@ -225,7 +215,7 @@ TEST_P(PlanRingLayout, SectionsArePageAlignedInOrderAndDoNotOverlap) {
   EXPECT_TRUE(page_aligned(info.region_size));
 
   u64 slots_end = info.slots_offset + u64{info.capacity} * sizeof(exo_slot);
-  u64 free_end = info.free_offset + u64{info.free_capacity} * sizeof(exo_free_cell);
+  u64 free_end = info.free_offset + u64{info.free_words} * sizeof(u64);
   u64 pool_end = info.pool_offset + u64{info.buf_size} * info.buf_count;
   EXPECT_GE(info.slots_offset, sizeof(exo_ring_header));
   EXPECT_LE(slots_end, info.free_offset);
@@ -278,14 +268,14 @@ TEST(PlanRing, AcceptsPermissionBitsUpTo0777) {
 
 // --- init_ring ----------------------------------------------------------------
 
-TEST(InitRing, WritesInfoIntoHeaderAndZeroPositionsExceptFreeProducer) {
+TEST(InitRing, WritesInfoIntoHeaderAndZeroPositions) {
   TestRegion ring({8, EXO_MODE_MPMC, 256, 5});
   const exo_ring_header* h = ring.header();
   EXPECT_EQ(memcmp(&h->info, &ring.info(), sizeof(exo_ring_info)), 0);
   EXPECT_EQ(h->prod.pos, 0u);
   EXPECT_EQ(h->cons.pos, 0u);
   EXPECT_EQ(h->free_cons.pos, 0u);
-  EXPECT_EQ(h->free_prod.pos, 5u);  // every buffer starts free
+  EXPECT_EQ(h->reserved_side.pos, 0u);
 }
 
 TEST(InitRing, SlotSequencesStartAtTheirIndex) {
@@ -293,14 +283,16 @@ TEST(InitRing, SlotSequencesStartAtTheirIndex) {
   for (u32 i = 0; i < 16; ++i) EXPECT_EQ(ring.slots()[i].seq, i) << "slot " << i;
 }
 
-TEST(InitRing, FreeRingHoldsEveryBufferPublishedAndRestAwaitProducers) {
-  TestRegion ring({8, EXO_MODE_SPSC, 256, 5});
-  ASSERT_EQ(ring.info().free_capacity, 16u);
-  for (u32 i = 0; i < 5; ++i) {
-    EXPECT_EQ(ring.free_cells()[i].buf, i);
-    EXPECT_EQ(ring.free_cells()[i].seq, i + 1) << "cell " << i << " is published";
+TEST(InitRing, FreeBitmapHasExactlyThePoolsBitsSet) {
+  for (u32 count : {1u, 5u, 63u, 64u, 65u, 130u}) {
+    TestRegion ring({8, EXO_MODE_SPSC, 64, count});
+    ASSERT_EQ(ring.info().free_words, (count + 63) / 64);
+    for (u32 bit = 0; bit < ring.info().free_words * 64; ++bit) {
+      bool set = ring.free_bits()[bit / 64] >> (bit % 64) & 1;
+      EXPECT_EQ(set, bit < count) << count << " buffers, bit " << bit;
+    }
+    EXPECT_EQ(ring.free_buffers(), count);
   }
-  for (u32 i = 5; i < 16; ++i) EXPECT_EQ(ring.free_cells()[i].seq, i) << "cell " << i;
 }
 
 TEST(InitRing, EveryBufferCanBeTakenOnceThenNone) {
@@ -351,11 +343,8 @@ const TamperCase kTampered[] = {
     {"CapacityNotPowerOfTwo", [](exo_ring_info& i) { i.capacity = 65; }},
     {"CapacityDoubled", [](exo_ring_info& i) { i.capacity *= 2; }},
     {"CapacityZero", [](exo_ring_info& i) { i.capacity = 0; }},
-    {"FreeCapacityDoubled", [](exo_ring_info& i) { i.free_capacity *= 2; }},
-    {"FreeCapacityBelowBufCount", [](exo_ring_info& i) { i.free_capacity = 4; }},
-    // 8 cells would hold the 5 buffers once: the layout before the free
-    // ring held twice the pool.
-    {"FreeCapacityHoldingThePoolOnlyOnce", [](exo_ring_info& i) { i.free_capacity = 8; }},
+    {"FreeWordsDoubled", [](exo_ring_info& i) { i.free_words *= 2; }},
+    {"FreeWordsZero", [](exo_ring_info& i) { i.free_words = 0; }},
     {"BufSizeNotCacheLineMultiple", [](exo_ring_info& i) { i.buf_size = 257; }},
     {"BufCountZeroWithSize", [](exo_ring_info& i) { i.buf_count = 0; }},
     {"BufCountGrownPastRegion", [](exo_ring_info& i) { i.buf_count = 1000; }},

@@ -17,7 +17,6 @@ constexpr u32 kBufSize = 256;
 // The free ring has room for twice the pool, rounded up to a power of two:
 // 16 cells for these 5 buffers.
 constexpr u32 kBufCount = 5;
-constexpr u32 kFreeCapacity = 16;
 
 class RingViewTest : public testing::Test {
  protected:
@@ -63,25 +62,40 @@ TEST_F(RingViewTest, ReturnBufferRefusesIndexOutsidePool) {
   EXPECT_EQ(region_.free_buffers(), 0u);
 }
 
-TEST_F(RingViewTest, ReturnBufferFailsOnlyWhenEveryFreeCellHoldsABuffer) {
-  ASSERT_EQ(region_.info().free_capacity, kFreeCapacity);
-  // 5 buffers in 16 cells: eleven more returns fit (a confused peer's
-  // duplicates of valid indices), the twelfth finds no cell.
-  for (u32 i = 0; i < kFreeCapacity - kBufCount; ++i)
-    EXPECT_TRUE(view_.return_buffer(i % kBufCount)) << "return " << i;
-  EXPECT_EQ(region_.free_buffers(), kFreeCapacity);
-  EXPECT_FALSE(view_.return_buffer(0));
-  EXPECT_EQ(region_.free_buffers(), kFreeCapacity);
+TEST_F(RingViewTest, ReturnOfAFreeBufferIsRefusedAndChangesNothing) {
+  // Every buffer starts free: returning one again is a double return.
+  for (u32 buf = 0; buf < kBufCount; ++buf) EXPECT_FALSE(view_.return_buffer(buf)) << buf;
+  EXPECT_EQ(region_.free_buffers(), kBufCount);
+  u32 buf = ~0u;
+  ASSERT_TRUE(view_.take_buffer(&buf));
+  EXPECT_TRUE(view_.return_buffer(buf));
+  EXPECT_FALSE(view_.return_buffer(buf)) << "second return of buffer " << buf;
+  EXPECT_EQ(region_.free_buffers(), kBufCount);
 }
 
-TEST_F(RingViewTest, TakeBufferDropsOutOfRangeIndexFoundInFreeRing) {
-  region_.free_cells()[0].buf = 1000;  // a peer scribbled on the free ring
+TEST_F(RingViewTest, TakeBufferNeverHandsOutStrayBitsPastThePool) {
+  ASSERT_NO_FATAL_FAILURE(take_all());
+  region_.free_bits()[0] = ~0ull << kBufCount;  // a peer set bits past the pool
   u32 buf = ~0u;
   EXPECT_FALSE(view_.take_buffer(&buf));
   EXPECT_EQ(buf, ~0u);
-  // The bad cell is consumed: the next take gets the next buffer.
+  EXPECT_EQ(region_.free_buffers(), 0u);
+  EXPECT_FALSE(view_.ready(EXO_WAIT_BUFFER));
+  ASSERT_TRUE(view_.return_buffer(2));
   ASSERT_TRUE(view_.take_buffer(&buf));
-  EXPECT_EQ(buf, 1u);
+  EXPECT_EQ(buf, 2u);
+}
+
+TEST_F(RingViewTest, AnySearchHintFindsTheFreeBuffer) {
+  ASSERT_NO_FATAL_FAILURE(take_all());
+  ASSERT_TRUE(view_.return_buffer(4));
+  for (u64 hint : {0ull, 1ull, 63ull, ~0ull}) {
+    region_.header()->free_cons.pos = hint;
+    u32 buf = ~0u;
+    ASSERT_TRUE(view_.take_buffer(&buf)) << "hint " << hint;
+    EXPECT_EQ(buf, 4u);
+    ASSERT_TRUE(view_.return_buffer(buf));
+  }
 }
 
 TEST_F(RingViewTest, ReadyFollowsRingState) {
@@ -97,61 +111,21 @@ TEST_F(RingViewTest, ReadyIsFalseForUnknownKinds) {
   for (u32 which : {u32{EXO_WAIT_NR}, 100u, ~0u}) EXPECT_FALSE(view_.ready(which)) << which;
 }
 
-// --- the free ring holds twice the pool ------------------------------------
+// --- a pool spanning several bitmap words --------------------------------
 
-// A pool of a power of two: its free ring has exactly 2 x buf_count cells.
-class FreeRingOfTwiceThePool : public testing::Test {
- protected:
-  static constexpr u32 kCount = 4;
-  FreeRingOfTwiceThePool() : region_({8, EXO_MODE_SPSC, kBufSize, kCount}), view_(region_.view()) {}
-
-  TestRegion region_;
-  exo::RingView view_;
-};
-
-// Returns only fail once more buffers were returned than exist: after
-// 2 x count - count extra returns of valid indices, the ring is full.
-TEST_F(FreeRingOfTwiceThePool, ReturnBufferFailsOnlyAfterCountExtraReturns) {
-  ASSERT_EQ(region_.info().free_capacity, 2 * kCount);
-  for (u32 i = 0; i < 2 * kCount - kCount; ++i)
-    EXPECT_TRUE(view_.return_buffer(i)) << "extra return " << i;
-  EXPECT_EQ(region_.free_buffers(), 2 * kCount);
-  for (u32 i = 0; i < kCount; ++i) EXPECT_FALSE(view_.return_buffer(i)) << "return " << i;
-  EXPECT_EQ(region_.free_buffers(), 2 * kCount);
-  // A take frees a cell: the next return fits again, and only one.
+TEST(FreeBitmap, EveryBufferOfAMultiWordPoolIsTakenExactlyOnce) {
+  TestRegion region({8, EXO_MODE_MPMC, 64, 130});
+  exo::RingView view = region.view();
+  std::set<u32> taken;
   u32 buf = ~0u;
-  ASSERT_TRUE(view_.take_buffer(&buf));
-  EXPECT_EQ(buf, 0u);
-  EXPECT_TRUE(view_.return_buffer(buf));
-  EXPECT_FALSE(view_.return_buffer(buf));
-}
-
-// A taker preempted between its claim and its release holds one cell; the
-// other buffers keep cycling through the spare cells meanwhile, and none is
-// lost. What 2 x count cells guarantee is one lap of the spare cells
-// (count take/return pairs): a return after that needs the held cell.
-TEST_F(FreeRingOfTwiceThePool, BuffersCycleWhileATakerHoldsAClaimedCell) {
-  ASSERT_EQ(region_.info().free_capacity, 2 * kCount);
-  exo::RingView taker = region_.view();
-  u64 held = 0;
-  ASSERT_EQ(taker.free_buffers().claim_consume(1, &held), 1u);
-  const u32 taker_buf = taker.free_buffers().at(held).buf;
-  for (u32 i = 0; i < 2 * kCount - kCount; ++i) {
-    u32 buf = ~0u;
-    ASSERT_TRUE(view_.take_buffer(&buf)) << "take " << i;
-    EXPECT_NE(buf, taker_buf);
-    ASSERT_TRUE(view_.return_buffer(buf)) << "return " << i;
+  while (view.take_buffer(&buf)) {
+    EXPECT_LT(buf, 130u);
+    EXPECT_TRUE(taken.insert(buf).second) << "buffer " << buf << " handed out twice";
   }
-  taker.free_buffers().release(held);
-  EXPECT_EQ(region_.free_buffers(), kCount - 1);
-  std::set<u32> available;
-  for (u32 i = 0; i < kCount - 1; ++i) {
-    u32 buf = ~0u;
-    ASSERT_TRUE(view_.take_buffer(&buf)) << "take " << i;
-    EXPECT_NE(buf, taker_buf);
-    available.insert(buf);
-  }
-  EXPECT_EQ(available.size(), kCount - 1);
+  EXPECT_EQ(taken.size(), 130u);
+  EXPECT_EQ(region.free_buffers(), 0u);
+  for (u32 b : taken) EXPECT_TRUE(view.return_buffer(b));
+  EXPECT_EQ(region.free_buffers(), 130u);
 }
 
 TEST(RingViewWithoutPool, HasNoBuffersToTakeOrReturn) {

@@ -47,15 +47,7 @@ void TestRegion::rebase(u64 msg_pos, u64 free_pos) {
     slot_at(p).seq = static_cast<u32>(p);
 
   if (info_.buf_count == 0) return;
-  h->free_cons.pos = free_pos;
-  h->free_prod.pos = free_pos + info_.buf_count;
-  u32 mask = info_.free_capacity - 1;
-  for (u64 p = free_pos; p < free_pos + info_.free_capacity; ++p) {
-    exo_free_cell& cell = free_cells()[p & mask];
-    bool holds_buffer = p < free_pos + info_.buf_count;
-    cell.buf = holds_buffer ? static_cast<u32>(p - free_pos) : 0;
-    cell.seq = static_cast<u32>(holds_buffer ? p + 1 : p);
-  }
+  h->free_cons.pos = free_pos;  // a search hint: any value must work
 }
 
 long TestRegion::write(const void* buf, unsigned long len, unsigned int* wake) {

@@ -38,7 +38,8 @@ class TestRegion {
   // Zeroes the region and lays it out anew, as a fresh ring.
   void reset();
   // Makes the ring look as if it had been used up to message position
-  // |msg_pos| and free-buffer position |free_pos|: empty, every buffer free,
+  // |msg_pos| with the free-buffer search starting at word |free_pos|:
+  // empty, every buffer free,
   // every cell's sequence consistent. Reaches the 32-bit sequence wrap
   // without running 2^32 messages.
   void rebase(u64 msg_pos, u64 free_pos);
@@ -51,9 +52,7 @@ class TestRegion {
   const exo_ring_info& info() const { return info_; }
   exo_ring_header* header() const { return static_cast<exo_ring_header*>(base_); }
   exo_slot* slots() const { return reinterpret_cast<exo_slot*>(bytes() + info_.slots_offset); }
-  exo_free_cell* free_cells() const {
-    return reinterpret_cast<exo_free_cell*>(bytes() + info_.free_offset);
-  }
+  u64* free_bits() const { return reinterpret_cast<u64*>(bytes() + info_.free_offset); }
   exo_slot& slot_at(u64 pos) const { return slots()[pos & (info_.capacity - 1)]; }
   exo::RingView view() const { return exo::RingView(base_, info_); }
 
@@ -61,8 +60,8 @@ class TestRegion {
   long write(const void* buf, unsigned long len, unsigned int* wake = nullptr);
   long read(void* buf, unsigned long len, unsigned int* wake = nullptr);
 
-  // Buffers currently in the free ring, from its positions.
-  u64 free_buffers() const { return header()->free_prod.pos - header()->free_cons.pos; }
+  // Buffers currently free, from the bitmap.
+  u64 free_buffers() const { return view().free_buffer_count(); }
   // Messages currently in the ring, from its positions.
   u64 queued_messages() const { return header()->prod.pos - header()->cons.pos; }
 
