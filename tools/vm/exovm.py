@@ -514,6 +514,19 @@ def share_path(path):
     return absolute
 
 
+# The guest mounts its own tmpfs here, hiding the host's directories.
+GUEST_TMPFS = ("/tmp", "/run")
+
+
+def shares_with_workdir(workdir, shares):
+    """|shares| as absolute paths, plus |workdir| when the guest's own tmpfs
+    would hide it (a clone under /tmp, say), so the command finds its files."""
+    paths = tuple(share_path(share) for share in shares)
+    hidden = any(workdir == top or workdir.startswith(top + "/") for top in GUEST_TMPFS)
+    covered = any(workdir == p or workdir.startswith(p + "/") for p in paths)
+    return paths + (share_path(workdir),) if hidden and not covered else paths
+
+
 def run(cmd, smp=2, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
         mem=2048, stream=False, check_dmesg=True, allow_taint=False):
     """Runs cmd (a shell command line, or an argv sequence) in a fresh guest.
@@ -522,8 +535,8 @@ def run(cmd, smp=2, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, 
     also copied to stdout as it comes, and the explanations to stderr."""
     image = prepare()
     command = cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))
-    job = Job(command, os.path.abspath(cwd or os.getcwd()),
-              tuple(share_path(share) for share in shares))
+    workdir = os.path.abspath(cwd or os.getcwd())
+    job = Job(command, workdir, shares_with_workdir(workdir, shares))
     machine = Machine(smp=smp, mem=mem, icount=icount)
     machine = dataclasses.replace(machine, accel=choose_accelerator(image, machine))
     guest = boot(image, job, machine, timeout, stream)
