@@ -267,35 +267,37 @@ void release_consumers(exo_ring* ring, const Options& o) {
   for (unsigned i = 1; i < o.consumers; ++i) exo_send(ring, "", 0, EXO_NONBLOCK);
 }
 
-void send_fd(int sock, int fd) {
-  char cbuf[CMSG_SPACE(sizeof(int))] = {};
+// One byte carrying one fd in an SCM_RIGHTS control message.
+struct FdMessage {
+  char control[CMSG_SPACE(sizeof(int))] = {};
   char byte = 0;
   iovec iov = {&byte, 1};
   msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof(cbuf);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  FdMessage(const FdMessage&) = delete;
+};
+
+void send_fd(int sock, int fd) {
+  FdMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (sendmsg(sock, &msg, 0) != 1) die("sendmsg SCM_RIGHTS", errno);
+  if (sendmsg(sock, &m.msg, 0) != 1) die("sendmsg SCM_RIGHTS", errno);
 }
 
 int receive_fd(int sock) {
-  char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  char byte;
-  iovec iov = {&byte, 1};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof(cbuf);
-  if (recvmsg(sock, &msg, 0) != 1) die("recvmsg SCM_RIGHTS", errno);
+  FdMessage m;
+  if (recvmsg(sock, &m.msg, 0) != 1) die("recvmsg SCM_RIGHTS", errno);
   int fd;
-  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m.msg)), sizeof(int));
   return fd;
 }
 
