@@ -144,8 +144,8 @@ struct exo_ring_header {
 	struct exo_ring_side prod;	/* producers of messages */
 	struct exo_ring_side cons;	/* consumers of messages */
 	struct exo_ring_side reserved_side;
-	struct exo_ring_side free_cons;	/* takers of zc buffers: pos is the
-					 * bitmap word where searches start */
+	/* takers of zc buffers: pos is the bitmap word where searches start */
+	struct exo_ring_side free_cons;
 	struct exo_ring_waiter waiters[EXO_WAIT_NR];
 };
 

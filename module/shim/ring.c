@@ -57,8 +57,8 @@ void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
 	for (which = 0; which < EXO_WAIT_NR; which++) {
 		if (!(kinds & (1u << which)))
 			continue;
-		/* Clear need_wakeup first: see exo_ring_sleep(). */
 		exo_core_note_wake(ring->region, &ring->info, which);
+		/* need_wakeup clear before the wake_gen bump: see exo_ring_sleep(). */
 		smp_mb__before_atomic();
 		atomic_inc(&ring->wake_gen[which]);
 		wake_up_interruptible_all(&ring->wq[which]);

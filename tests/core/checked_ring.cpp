@@ -45,7 +45,23 @@ void scribble(void* field, unsigned width, u64 value, bool nudge) {
 
 }  // namespace
 
-CheckedRing::CheckedRing(const RingParams& params) : region_(params), params_(params) {}
+CheckedRing::CheckedRing(const RingParams& params) : region_(params), params_(params) {
+  reset();
+}
+
+void CheckedRing::set_model_free(u32 buf, bool free) {
+  u64 bit = 1ull << (buf % 64);
+  if (free)
+    model_free_bits_[buf / 64] |= bit;
+  else
+    model_free_bits_[buf / 64] &= ~bit;
+}
+
+u32 CheckedRing::model_free_count() const {
+  u32 n = 0;
+  for (u64 w : model_free_bits_) n += static_cast<u32>(__builtin_popcountll(w));
+  return n;
+}
 
 void CheckedRing::fail(const char* fmt, ...) {
   if (failed()) return;
@@ -89,10 +105,14 @@ void CheckedRing::check_positions_match_model(const char* op) {
   if (region_.queued_messages() != queue_.size())
     fail("after %s: positions say %llu messages queued, model %zu", op,
          static_cast<unsigned long long>(region_.queued_messages()), queue_.size());
-  if (region_.free_buffers() != params_.buf_count - buffers_in_use_)
-    fail("after %s: free ring holds %llu buffers, model %u", op,
-         static_cast<unsigned long long>(region_.free_buffers()),
-         params_.buf_count - buffers_in_use_);
+  if (region_.free_buffers() != model_free_count())
+    fail("after %s: %llu buffers free, model %u", op,
+         static_cast<unsigned long long>(region_.free_buffers()), model_free_count());
+  for (u32 w = 0; w < model_free_bits_.size(); ++w)
+    if (region_.free_bits()[w] != model_free_bits_[w])
+      return fail("after %s: free bitmap word %u is %#llx, model %#llx", op, w,
+                  static_cast<unsigned long long>(region_.free_bits()[w]),
+                  static_cast<unsigned long long>(model_free_bits_[w]));
 }
 
 void CheckedRing::write(u32 len, bool fault) {
@@ -131,7 +151,7 @@ void CheckedRing::write(u32 len, bool fault) {
     expect = -EMSGSIZE;
   } else if (!zerocopy && faults) {
     expect = -EFAULT;
-  } else if (full || (zerocopy && buffers_in_use_ == params_.buf_count)) {
+  } else if (full || (zerocopy && model_free_count() == 0)) {
     expect = -EAGAIN;
   } else if (faults) {
     expect = -EFAULT;
@@ -144,8 +164,20 @@ void CheckedRing::write(u32 len, bool fault) {
     return fail("write(%u%s) returned %ld, model %ld", len, fault ? ", fault" : "", ret, expect);
   if (wake != expect_wake) return fail("write(%u) woke %#x, model %#x", len, wake, expect_wake);
   if (ret >= 0) {
-    queue_.push_back({id, len, zerocopy});
-    buffers_in_use_ += zerocopy;
+    u32 buf = ~0u;
+    if (zerocopy) {
+      // Which free buffer a write takes is the core's choice; it must be
+      // one the model holds free, named by the descriptor it wrote.
+      const exo_slot& slot = region_.slot_at(region_.header()->prod.pos - 1);
+      exo_zc_desc desc;
+      memcpy(&desc, slot.data, sizeof(desc));
+      buf = desc.buf;
+      if (buf >= params_.buf_count || !model_free(buf))
+        return fail("write(%u) took buffer %u, not a free one of the pool (%u)", len, buf,
+                    params_.buf_count);
+      set_model_free(buf, false);
+    }
+    queue_.push_back({id, len, zerocopy, buf});
   }
   check_positions_match_model("write");
 }
@@ -220,7 +252,7 @@ void CheckedRing::read(u32 len, bool fault) {
 
   Message m = queue_.front();
   queue_.pop_front();
-  buffers_in_use_ -= m.zerocopy;
+  if (m.zerocopy) set_model_free(m.buf, true);
   if (ret >= 0) {
     std::vector<u8> want(m.len);
     fill(m.id, want.data(), m.len);
@@ -242,7 +274,7 @@ void CheckedRing::ready(u32 which) {
   switch (which) {
     case EXO_WAIT_DATA: expect = !queue_.empty(); break;
     case EXO_WAIT_SPACE: expect = queue_.size() < params_.capacity; break;
-    case EXO_WAIT_BUFFER: expect = buffers_in_use_ < params_.buf_count; break;
+    case EXO_WAIT_BUFFER: expect = model_free_count() != 0; break;
   }
   if (ret != expect) fail("ready(%u) returned %d, model %d", which, ret, expect);
 }
@@ -311,7 +343,11 @@ void CheckedRing::scribble_field(Field field, u32 index, u64 value, bool nudge) 
       params_.buf_count ? &region_.free_bits()[index % region_.info().free_words] : nullptr;
   exo_ring_side* sides[] = {&h->prod, &h->cons, &h->reserved_side, &h->free_cons};
   switch (field) {
-    case kSidePos: scribble(&sides[index % 4]->pos, 8, value, nudge); break;
+    case kSidePos:
+      scribble(&sides[index % 4]->pos, 8, value, nudge);
+      // The reserved side is unused and free_cons.pos is only a search hint.
+      if (index % 4 >= 2) return;
+      break;
     case kSlotSeq: scribble(&slot.seq, 4, value, nudge); break;
     case kSlotType: scribble(&slot.type, 1, value, nudge); break;
     case kSlotLen: scribble(&slot.len, 2, value, nudge); break;
@@ -319,7 +355,10 @@ void CheckedRing::scribble_field(Field field, u32 index, u64 value, bool nudge) 
     case kZcDescOffset: scribble(desc + offsetof(exo_zc_desc, offset), 4, value, nudge); break;
     case kZcDescLen: scribble(desc + offsetof(exo_zc_desc, len), 4, value, nudge); break;
     case kFreeBits: if (free_word) scribble(free_word, 8, value, nudge); break;
-    case kFreeHint: scribble(&h->free_cons.pos, 8, value, nudge); break;
+    case kFreeHint:
+      // Only where the next search starts: the model stays exact.
+      scribble(&h->free_cons.pos, 8, value, nudge);
+      return;
     case kNeedWakeup:
       scribble(&h->waiters[index % EXO_WAIT_NR].need_wakeup, 4, value, nudge);
       break;
@@ -331,7 +370,9 @@ void CheckedRing::scribble_field(Field field, u32 index, u64 value, bool nudge) 
 void CheckedRing::reset(u64 msg_pos, u64 free_pos) {
   region_.rebase(msg_pos, free_pos);
   queue_.clear();
-  buffers_in_use_ = 0;
+  // Every buffer free: bits 0..buf_count-1.
+  model_free_bits_.assign(region_.info().free_words, 0);
+  for (u32 buf = 0; buf < params_.buf_count; ++buf) set_model_free(buf, true);
   for (bool& w : need_wakeup_) w = false;
   clean_ = true;
 }

@@ -22,6 +22,7 @@
 
 #include <deque>
 #include <string>
+#include <vector>
 
 #include "tests/core/test_region.h"
 
@@ -32,7 +33,9 @@ class CheckedRing {
   enum Outcome { kOk, kEAGAIN, kEMSGSIZE, kEFAULT, kEBADMSG, kOutcomes };
 
   // Shared fields a scribble can target; |index| picks the side, slot, free
-  // cell or waiter (modulo their number).
+  // bitmap word or waiter (modulo their number). Scribbles that only move
+  // the free-buffer search hint (free_cons.pos) or touch the reserved side
+  // keep the ring clean: any value there must leave the core exact.
   enum Field {
     kSidePos,       // prod, cons, reserved_side, free_cons .pos
     kSlotSeq,
@@ -41,8 +44,8 @@ class CheckedRing {
     kZcDescBuf,     // the exo_zc_desc a zero-copy slot carries
     kZcDescOffset,
     kZcDescLen,
-    kFreeBits,
-    kFreeHint,
+    kFreeBits,      // a word of the free-buffer bitmap
+    kFreeHint,      // free_cons.pos, where take_buffer's search starts
     kNeedWakeup,
     kFields
   };
@@ -82,11 +85,15 @@ class CheckedRing {
     u64 id;  // its bytes are a function of the id: see fill()
     u32 len;
     bool zerocopy;
+    u32 buf;  // the zero-copy buffer it holds
   };
 
   void fail(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void check_info_line_untouched(const exo_ring_info& before, const char* op);
   void check_positions_match_model(const char* op);
+  bool model_free(u32 buf) const { return model_free_bits_[buf / 64] >> (buf % 64) & 1; }
+  void set_model_free(u32 buf, bool free);
+  u32 model_free_count() const;
   unsigned int announced(unsigned int kinds) const;
   static Outcome outcome_of(long ret);
 
@@ -94,7 +101,9 @@ class CheckedRing {
   RingParams params_;
   // The model, meaningful only while clean_.
   std::deque<Message> queue_;
-  u32 buffers_in_use_ = 0;
+  // The free-buffer bitmap as it must be in the region, word for word (bits
+  // past the pool clear): the model's set of free buffers.
+  std::vector<u64> model_free_bits_;
   bool need_wakeup_[EXO_WAIT_NR] = {};
   bool clean_ = true;
 

@@ -20,14 +20,14 @@ struct Scenario {
   RingParams params;
 };
 
-// Small rings reach full/empty/wrap often. A free ring has room for twice
-// its pool, rounded up to a power of two (1, 3, 5 buffers: 2, 8, 16 cells),
-// so free cells without a buffer are always there to scribble on.
+// Small rings reach full/empty/wrap often. The free bitmap of a small pool
+// has bits past the pool to scribble on; 65 buffers span two words.
 const Scenario kScenarios[] = {
     {"SpscCap2NoPool", {2, EXO_MODE_SPSC}},
     {"SpscCap4Pool3x128", {4, EXO_MODE_SPSC, 128, 3}},
     {"MpmcCap8Pool5x256", {8, EXO_MODE_MPMC, 256, 5}},
     {"MpmcCap16Pool1x64", {16, EXO_MODE_MPMC, 64, 1}},
+    {"SpscCap4Pool65x64", {4, EXO_MODE_SPSC, 64, 65}},
 };
 
 void PrintTo(const Scenario& s, std::ostream* os) { *os << s.label; }
@@ -62,7 +62,8 @@ class RandomOps : public testing::TestWithParam<Scenario> {
     }
   }
 
-  // Starting positions: 0, or just before a 32-bit sequence wrap.
+  // Starting positions: 0, or just before a 32-bit sequence wrap; the
+  // free-buffer search hint 0 or far past the bitmap's words.
   void reset() {
     bool near_wrap = rng_() % 2;
     u64 msg_pos = near_wrap ? (1ull << 32) - rng_() % 64 : 0;

@@ -142,7 +142,7 @@ const PlanCase kBadRequests[] = {
     {"BufCountAboveMax", [](exo_create_req& r) { r.buf_count = EXO_BUF_MAX_COUNT + 1; }, -EINVAL,
      "buf_count"},
     {"BufCountAllOnes", [](exo_create_req& r) { r.buf_count = ~0u; }, -EINVAL, "buf_count"},
-    // 256 x 4 MiB is 1 GiB on its own; the header, slots and free ring
+    // 256 x 4 MiB is 1 GiB on its own; the header, slots and free bitmap
     // push the region past it.
     {"RegionJustAbove1GiB",
      [](exo_create_req& r) { r.capacity = 2, r.buf_size = 4 * kMiB, r.buf_count = 256; },
@@ -240,9 +240,12 @@ const RingParams kValidParams[] = {
     {EXO_RING_MAX_CAPACITY, EXO_MODE_MPMC},
     {64, EXO_MODE_SPSC},  // slots fill exactly one page
     {128, EXO_MODE_MPMC, EXO_BUF_MIN_SIZE, 1},
-    {8, EXO_MODE_SPSC, 256, 5},          // free ring larger than the pool
-    {1024, EXO_MODE_MPMC, 4096, 256},    // free ring (512 cells) fills exactly one page
-    {2, EXO_MODE_SPSC, EXO_BUF_MIN_SIZE, EXO_BUF_MAX_COUNT},
+    {8, EXO_MODE_SPSC, 256, 5},          // one bitmap word, mostly past the pool
+    {1024, EXO_MODE_MPMC, 4096, 256},    // four bitmap words
+    {8, EXO_MODE_MPMC, 64, 63},          // free_words 1
+    {8, EXO_MODE_MPMC, 64, 64},          // free_words 1, every bit a buffer
+    {8, EXO_MODE_MPMC, 64, 65},          // free_words 2
+    {2, EXO_MODE_SPSC, EXO_BUF_MIN_SIZE, EXO_BUF_MAX_COUNT},  // 1024 words: two pages
     {2, EXO_MODE_SPSC, EXO_BUF_MAX_SIZE, 1},
     {2, EXO_MODE_SPSC, 4 * kMiB, 255},   // the largest 4 MiB pool under 1 GiB
     {EXO_RING_MAX_CAPACITY, EXO_MODE_MPMC, 4 * kMiB, 239},
@@ -284,7 +287,7 @@ TEST(InitRing, SlotSequencesStartAtTheirIndex) {
 }
 
 TEST(InitRing, FreeBitmapHasExactlyThePoolsBitsSet) {
-  for (u32 count : {1u, 5u, 63u, 64u, 65u, 130u}) {
+  for (u32 count : {1u, 5u, 63u, 64u, 65u, 130u, EXO_BUF_MAX_COUNT}) {
     TestRegion ring({8, EXO_MODE_SPSC, 64, count});
     ASSERT_EQ(ring.info().free_words, (count + 63) / 64);
     for (u32 bit = 0; bit < ring.info().free_words * 64; ++bit) {

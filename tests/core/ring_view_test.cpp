@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// RingView: the zero-copy free ring (take/return), the bounds check of
+// RingView: the zero-copy free-buffer bitmap (take/return), the bounds check of
 // zero-copy descriptors and readiness per wait kind.
 #include <string.h>
 
@@ -14,8 +14,7 @@ namespace exo_test {
 namespace {
 
 constexpr u32 kBufSize = 256;
-// The free ring has room for twice the pool, rounded up to a power of two:
-// 16 cells for these 5 buffers.
+// One bitmap word, 59 bits of it past the pool.
 constexpr u32 kBufCount = 5;
 
 class RingViewTest : public testing::Test {
@@ -56,21 +55,29 @@ TEST_F(RingViewTest, ReturnedBufferIsTakenAgain) {
   EXPECT_EQ(buf, 3u);
 }
 
-TEST_F(RingViewTest, ReturnBufferRefusesIndexOutsidePool) {
+TEST_F(RingViewTest, ReturnBufferRefusesIndexOutsidePoolAndChangesNothing) {
   ASSERT_NO_FATAL_FAILURE(take_all());
-  for (u32 bad : {kBufCount, 1000u, ~0u}) EXPECT_FALSE(view_.return_buffer(bad)) << bad;
+  for (u32 bad : {kBufCount, 63u, 64u, 1000u, ~0u}) EXPECT_FALSE(view_.return_buffer(bad)) << bad;
+  EXPECT_EQ(region_.free_bits()[0], 0u) << "no bit set past the pool";
   EXPECT_EQ(region_.free_buffers(), 0u);
+  u32 buf = ~0u;
+  EXPECT_FALSE(view_.take_buffer(&buf));
 }
 
-TEST_F(RingViewTest, ReturnOfAFreeBufferIsRefusedAndChangesNothing) {
+TEST_F(RingViewTest, DoubleReturnIsRefusedAndChangesNothing) {
   // Every buffer starts free: returning one again is a double return.
   for (u32 buf = 0; buf < kBufCount; ++buf) EXPECT_FALSE(view_.return_buffer(buf)) << buf;
-  EXPECT_EQ(region_.free_buffers(), kBufCount);
+  EXPECT_EQ(region_.free_bits()[0], (1ull << kBufCount) - 1);
   u32 buf = ~0u;
   ASSERT_TRUE(view_.take_buffer(&buf));
+  const u64 bits_taken = region_.free_bits()[0];
+  EXPECT_EQ(bits_taken, ((1ull << kBufCount) - 1) & ~(1ull << buf));
+  ASSERT_TRUE(view_.take_buffer(&buf));
   EXPECT_TRUE(view_.return_buffer(buf));
+  EXPECT_EQ(region_.free_bits()[0], bits_taken);
   EXPECT_FALSE(view_.return_buffer(buf)) << "second return of buffer " << buf;
-  EXPECT_EQ(region_.free_buffers(), kBufCount);
+  EXPECT_EQ(region_.free_bits()[0], bits_taken);
+  EXPECT_EQ(region_.free_buffers(), kBufCount - 1);
 }
 
 TEST_F(RingViewTest, TakeBufferNeverHandsOutStrayBitsPastThePool) {
@@ -79,6 +86,7 @@ TEST_F(RingViewTest, TakeBufferNeverHandsOutStrayBitsPastThePool) {
   u32 buf = ~0u;
   EXPECT_FALSE(view_.take_buffer(&buf));
   EXPECT_EQ(buf, ~0u);
+  EXPECT_EQ(region_.free_bits()[0], 0u) << "stray bits are cleared";
   EXPECT_EQ(region_.free_buffers(), 0u);
   EXPECT_FALSE(view_.ready(EXO_WAIT_BUFFER));
   ASSERT_TRUE(view_.return_buffer(2));
@@ -126,6 +134,52 @@ TEST(FreeBitmap, EveryBufferOfAMultiWordPoolIsTakenExactlyOnce) {
   EXPECT_EQ(region.free_buffers(), 0u);
   for (u32 b : taken) EXPECT_TRUE(view.return_buffer(b));
   EXPECT_EQ(region.free_buffers(), 130u);
+}
+
+// 65 buffers: word 1 holds buffer 64 and 63 bits past the pool.
+TEST(FreeBitmap, StrayBitsPastAMultiWordPoolAreNeverHandedOutOrCounted) {
+  TestRegion region({8, EXO_MODE_MPMC, 64, 65});
+  exo::RingView view = region.view();
+  ASSERT_EQ(region.info().free_words, 2u);
+  std::set<u32> taken;
+  u32 buf = ~0u;
+  for (u32 i = 0; i < 65; ++i) {
+    ASSERT_TRUE(view.take_buffer(&buf)) << "take " << i;
+    EXPECT_TRUE(taken.insert(buf).second) << "buffer " << buf << " handed out twice";
+  }
+  EXPECT_EQ(*taken.rbegin(), 64u);
+  region.free_bits()[1] = ~1ull;  // every bit but buffer 64's: all past the pool
+  EXPECT_EQ(region.free_buffers(), 0u);
+  EXPECT_FALSE(view.ready(EXO_WAIT_BUFFER));
+  for (u64 hint : {0ull, 1ull}) {
+    region.header()->free_cons.pos = hint;
+    region.free_bits()[1] = ~1ull;
+    buf = ~0u;
+    EXPECT_FALSE(view.take_buffer(&buf)) << "hint " << hint << ": handed out " << buf;
+    EXPECT_EQ(buf, ~0u);
+  }
+  ASSERT_TRUE(view.return_buffer(64));
+  region.free_bits()[1] |= ~1ull;
+  EXPECT_EQ(region.free_buffers(), 1u);
+  ASSERT_TRUE(view.take_buffer(&buf));
+  EXPECT_EQ(buf, 64u);
+}
+
+TEST(FreeBitmap, ReturnRefusalsOnAMultiWordPoolChangeNoWord) {
+  TestRegion region({8, EXO_MODE_MPMC, 64, 65});
+  exo::RingView view = region.view();
+  u32 a = ~0u, b = ~0u;
+  ASSERT_TRUE(view.take_buffer(&a));
+  ASSERT_TRUE(view.take_buffer(&b));
+  const u64 before[2] = {region.free_bits()[0], region.free_bits()[1]};
+  for (u32 bad : {65u, 127u, 128u, ~0u}) EXPECT_FALSE(view.return_buffer(bad)) << bad;
+  for (u32 free_one : {0u, 63u, 64u}) {
+    if (free_one == a || free_one == b) continue;
+    EXPECT_FALSE(view.return_buffer(free_one)) << "double return of " << free_one;
+  }
+  EXPECT_EQ(region.free_bits()[0], before[0]);
+  EXPECT_EQ(region.free_bits()[1], before[1]);
+  EXPECT_EQ(region.free_buffers(), 63u);
 }
 
 TEST(RingViewWithoutPool, HasNoBuffersToTakeOrReturn) {

@@ -179,8 +179,8 @@ TEST(SeqRingThreads, MpmcOnTwoSlotRingDeliversEachMessageExactlyOnce) {
 // --- The kernel peer's C API ---------------------------------------------------
 
 constexpr u32 kBufSize = 256;
-// A small ring and a small pool (its free ring has 8 cells) keep every
-// party contending for the same slots and free cells.
+// A small ring and a small pool (one bitmap word) keep every party
+// contending for the same slots and free bits.
 constexpr u32 kApiCapacity = 4;
 constexpr u32 kBufCount = 4;
 
@@ -219,7 +219,8 @@ void stream_through_core_api(u32 mode, u32 producers, u32 consumers, u32 per_pro
       });
   EXPECT_EQ(errors.load(), 0u) << "unexpected errors from exo_core_write/exo_core_read";
   stream.expect_each_message_once_in_order();
-  EXPECT_EQ(region.free_buffers(), kBufCount) << "every zero-copy buffer is back in the free ring";
+  EXPECT_EQ(region.free_buffers(), kBufCount) << "every zero-copy buffer is free again";
+  EXPECT_EQ(region.free_bits()[0], (1ull << kBufCount) - 1) << "exactly the pool's bits set";
 }
 
 TEST(CoreApiThreads, SpscWriterAndReaderStreamArrivesIntactAndInOrder) {
@@ -228,6 +229,89 @@ TEST(CoreApiThreads, SpscWriterAndReaderStreamArrivesIntactAndInOrder) {
 
 TEST(CoreApiThreads, MpmcFourWritersFourReadersDeliverEachMessageExactlyOnce) {
   stream_through_core_api(EXO_MODE_MPMC, 4, 4, 10000);
+}
+
+// --- The free-buffer bitmap -------------------------------------------------
+
+// Several threads take and return buffers for many rounds while one holder
+// takes up to half the pool and sits on it for long stretches (the party
+// that stalled mid-take and lost a buffer with a ring of free indices).
+// Ownership is tracked per buffer: a buffer handed out while someone holds
+// it, or a return refused, is an error; at the end every buffer is free
+// and exactly the pool's bits are set.
+void hammer_free_bitmap(u32 buf_count) {
+  TestRegion region({8, EXO_MODE_MPMC, EXO_BUF_MIN_SIZE, buf_count});
+  constexpr int kFree = -1;
+  std::vector<std::atomic<int>> owner(buf_count);
+  for (auto& o : owner) o.store(kFree);
+  std::atomic<u64> errors{0};
+  std::atomic<u32> hammers_running{0};
+  std::atomic<bool> holder_holds{false};  // the hammers start once it does
+  const auto deadline = Clock::now() + kDeadline;
+  constexpr u32 kHammers = 3;
+  constexpr u32 kRounds = 20000;
+
+  auto take = [&](exo::RingView& view, int me, std::vector<u32>* held) {
+    u32 buf = ~0u;
+    if (!view.take_buffer(&buf)) return false;
+    if (buf >= buf_count || owner[buf].exchange(me) != kFree) errors.fetch_add(1);
+    held->push_back(buf);
+    return true;
+  };
+  auto give_back = [&](exo::RingView& view, int me, std::vector<u32>* held) {
+    for (u32 buf : *held) {
+      if (buf < buf_count && owner[buf].exchange(kFree) != me) errors.fetch_add(1);
+      if (!view.return_buffer(buf)) errors.fetch_add(1);
+    }
+    held->clear();
+  };
+
+  std::vector<u64> takes(kHammers + 1, 0);
+  std::vector<std::thread> threads;
+  hammers_running.store(kHammers);
+  for (u32 t = 0; t < kHammers; ++t) {
+    threads.emplace_back([&, t] {
+      exo::RingView view = region.view();
+      std::vector<u32> held;
+      while (!holder_holds.load() && Clock::now() < deadline) std::this_thread::yield();
+      for (u32 round = 0; round < kRounds && Clock::now() < deadline; ++round) {
+        u32 want = 1 + (round + t) % 3;
+        for (u32 i = 0; i < want; ++i) takes[t] += take(view, static_cast<int>(t), &held);
+        give_back(view, static_cast<int>(t), &held);
+      }
+      hammers_running.fetch_sub(1);
+    });
+  }
+  threads.emplace_back([&] {
+    exo::RingView view = region.view();
+    std::vector<u32> held;
+    const int me = kHammers;
+    while (hammers_running.load() != 0) {
+      while (held.size() < (buf_count + 1) / 2 && take(view, me, &held)) ++takes[kHammers];
+      if (!held.empty()) holder_holds.store(true);
+      // A long stretch: the hammers go through many rounds meanwhile.
+      for (int i = 0; i < 200 && hammers_running.load() != 0; ++i) std::this_thread::yield();
+      give_back(view, me, &held);
+    }
+  });
+  for (auto& th : threads) th.join();
+
+  ASSERT_LT(Clock::now(), deadline) << "gave up: hammers did not finish";
+  ASSERT_TRUE(holder_holds.load());
+  EXPECT_EQ(errors.load(), 0u) << "a buffer was handed out twice or a return was refused";
+  for (u32 t = 0; t <= kHammers; ++t) EXPECT_GT(takes[t], 0u) << "thread " << t << " never took";
+  EXPECT_EQ(region.view().free_buffer_count(), buf_count) << "a buffer was lost";
+  for (u32 bit = 0; bit < region.info().free_words * 64; ++bit)
+    EXPECT_EQ(region.free_bits()[bit / 64] >> (bit % 64) & 1, bit < buf_count ? 1u : 0u)
+        << "bit " << bit;
+}
+
+TEST(FreeBitmapThreads, NoBufferLostOrSharedWhileAHolderSitsOnHalfOfAFourBufferPool) {
+  hammer_free_bitmap(4);
+}
+
+TEST(FreeBitmapThreads, NoBufferLostOrSharedWhileAHolderSitsOnHalfOfATwoWordPool) {
+  hammer_free_bitmap(65);
 }
 
 }  // namespace

@@ -21,13 +21,14 @@ enum Op { kWrite, kRead, kReady, kAnnounce, kNoteWake, kPending, kScribbleField,
           kScribbleBytes, kReset, kOps };
 
 // Ring shape from the first bytes: capacity 2..16, 0..5 buffers of 64..256
-// bytes (the free ring has room for twice the pool, rounded up to a power of
-// two, so cells without a buffer are always there).
+// bytes (one free-bitmap word with bits past the pool to scribble on) or
+// 63..66 buffers (a bitmap of one or two words around the word edge).
 RingParams ring_params(FuzzedDataProvider& in) {
   RingParams p;
   p.mode = in.ConsumeBool() ? EXO_MODE_MPMC : EXO_MODE_SPSC;
   p.capacity = 2u << in.ConsumeIntegralInRange(0, 3);
-  p.buf_count = in.ConsumeIntegralInRange<u32>(0, 5);
+  p.buf_count = in.ConsumeIntegralInRange<u32>(0, 9);
+  if (p.buf_count > 5) p.buf_count += 63 - 6;  // 6..9 -> 63..66
   p.buf_size = p.buf_count ? 64 * in.ConsumeIntegralInRange<u32>(1, 4) : 0;
   return p;
 }
