@@ -16,9 +16,10 @@ LDLIBS := -luring -lpthread -lrt
 # The core sources the library shares with the module (hosted build).
 CORE_SHARED_SRCS := module/core/ring_layout.cpp module/core/ring_view.cpp
 LIB_SRCS := $(CORE_SHARED_SRCS) $(wildcard userspace/lib/*.cpp)
+# The slab cache's core sources, hosted (its unit tests, fuzzing, benches).
+SLAB_SRCS := $(wildcard module/core/slab/*.cpp) userspace/hosted/platform.cpp
 # The core in full, with the user-space platform, for its unit tests.
-CORE_TEST_SRCS := $(wildcard module/core/*.cpp) userspace/hosted/platform.cpp \
-	$(wildcard tests/core/*.cpp)
+CORE_TEST_SRCS := $(wildcard module/core/*.cpp) $(SLAB_SRCS) $(wildcard tests/core/*.cpp)
 STRESS_SRCS := tests/stress/ring_stress.cpp
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
@@ -68,6 +69,16 @@ build/bin/ring_fuzz: $(FUZZ_SRCS) $(wildcard tests/core/*.h module/core/*.h uapi
 	clang++ -std=gnu++17 -g -O1 -I. -Wall -Wextra -Werror -fno-exceptions \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
 
+# libFuzzer target of the slab cache, checked against a model.
+build/bin/slab_fuzz: tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS) $(wildcard module/core/slab/*.h)
+	@mkdir -p $(@D)
+	clang++ -std=gnu++17 -g -O1 -I. -Wall -Wextra -Werror -fno-exceptions \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS)
+
+# The hosted slab benchmark against other allocators (its own rules).
+include userspace/bench/slab/slab.mk
+
 build/bin/uapi_dump: build/obj/tools/uapi_dump/uapi_dump.o
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^
@@ -80,11 +91,11 @@ build/bin/exobench: $(patsubst %.cpp,build/obj/%.o,$(BENCH_SRCS)) build/lib/libe
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^ $(LDLIBS)
 
-userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench \
+userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench $(SLABBENCH_BINS) \
 	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
-	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz
+	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz
 
 check: all sanitizers
 	$(PYTEST) -q -rs tests/host

@@ -20,6 +20,42 @@ extern "C" {
 unsigned long exo_plat_copy_to_user(void *to_user, const void *from, unsigned long n);
 unsigned long exo_plat_copy_from_user(void *to, const void *from_user, unsigned long n);
 
+/*
+ * Memory for the slab cache (module/core/slab/). Pages come from the page
+ * (buddy) allocator: 2^order of them, aligned to their size, or NULL.
+ * |may_sleep| 0 means the caller cannot sleep (preemption is off).
+ */
+void *exo_plat_pages_alloc(unsigned int order, int may_sleep);
+void exo_plat_pages_free(void *addr, unsigned int order);
+/* Small zeroed bookkeeping (caches, magazines, per-CPU arrays), or NULL. */
+void *exo_plat_zalloc(unsigned long size, int may_sleep);
+void exo_plat_free(void *p);
+
+/*
+ * A lock that may be taken with preemption off (a spinlock in the kernel).
+ * Locks of one kind are never nested; a lock of an earlier kind may be
+ * held while one of a later kind is taken (lockdep sees one class a kind).
+ */
+enum exo_lock_kind { EXO_LOCK_ADMIN, EXO_LOCK_DEPOT, EXO_LOCK_SLABS };
+struct exo_lock;
+struct exo_lock *exo_plat_lock_create(enum exo_lock_kind kind);
+void exo_plat_lock_destroy(struct exo_lock *lock);
+void exo_plat_lock(struct exo_lock *lock);
+int exo_plat_trylock(struct exo_lock *lock);	/* 1 when taken */
+void exo_plat_unlock(struct exo_lock *lock);
+
+/*
+ * The CPU the caller runs on, which stays its own until exo_plat_cpu_exit()
+ * (the kernel disables preemption; the hosted build gives each thread a
+ * CPU id of its own). Ids are below exo_plat_nr_cpus().
+ */
+unsigned int exo_plat_cpu_enter(void);
+void exo_plat_cpu_exit(void);
+unsigned int exo_plat_nr_cpus(void);
+
+/* A diagnostic (double free, overrun, leak): the kernel log, or stderr. */
+void exo_plat_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The kernel's implementation of module/core/platform.h. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/printk.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 
 #include "module/core/platform.h"
+#include "module/shim/shim.h"
 
 unsigned long exo_plat_copy_to_user(void *to_user, const void *from, unsigned long n)
 {
@@ -12,4 +21,108 @@ unsigned long exo_plat_copy_to_user(void *to_user, const void *from, unsigned lo
 unsigned long exo_plat_copy_from_user(void *to, const void *from_user, unsigned long n)
 {
 	return copy_from_user(to, (__force const void __user *)from_user, n);
+}
+
+static gfp_t exo_gfp(int may_sleep)
+{
+	return (may_sleep ? GFP_KERNEL : GFP_NOWAIT) | __GFP_NOWARN;
+}
+
+/* Slab pages: counted, so that unload can show every one came back. */
+void *exo_plat_pages_alloc(unsigned int order, int may_sleep)
+{
+	struct page *page = alloc_pages(exo_gfp(may_sleep), order);
+
+	if (!page)
+		return NULL;
+	atomic_long_add(1L << order, &exo_slab_pages);
+	return page_address(page);
+}
+
+void exo_plat_pages_free(void *addr, unsigned int order)
+{
+	atomic_long_sub(1L << order, &exo_slab_pages);
+	free_pages((unsigned long)addr, order);
+}
+
+void *exo_plat_zalloc(unsigned long size, int may_sleep)
+{
+	return kzalloc(size, exo_gfp(may_sleep));
+}
+
+void exo_plat_free(void *p)
+{
+	kfree(p);
+}
+
+struct exo_lock {
+	spinlock_t lock;
+};
+
+/* One spin_lock_init() site, so one lockdep class, per kind. */
+struct exo_lock *exo_plat_lock_create(enum exo_lock_kind kind)
+{
+	struct exo_lock *lock = kmalloc(sizeof(*lock), GFP_KERNEL);
+
+	if (!lock)
+		return NULL;
+	switch (kind) {
+	case EXO_LOCK_ADMIN:
+		spin_lock_init(&lock->lock);
+		break;
+	case EXO_LOCK_DEPOT:
+		spin_lock_init(&lock->lock);
+		break;
+	default:
+		spin_lock_init(&lock->lock);
+		break;
+	}
+	return lock;
+}
+
+void exo_plat_lock_destroy(struct exo_lock *lock)
+{
+	kfree(lock);
+}
+
+void exo_plat_lock(struct exo_lock *lock)
+{
+	spin_lock(&lock->lock);
+}
+
+int exo_plat_trylock(struct exo_lock *lock)
+{
+	return spin_trylock(&lock->lock);
+}
+
+void exo_plat_unlock(struct exo_lock *lock)
+{
+	spin_unlock(&lock->lock);
+}
+
+unsigned int exo_plat_cpu_enter(void)
+{
+	return get_cpu();
+}
+
+void exo_plat_cpu_exit(void)
+{
+	put_cpu();
+}
+
+unsigned int exo_plat_nr_cpus(void)
+{
+	return nr_cpu_ids;
+}
+
+void exo_plat_report(const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_err("%pV", &vaf);
+	va_end(args);
 }

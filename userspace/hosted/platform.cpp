@@ -26,3 +26,131 @@ extern "C" unsigned long exo_plat_copy_from_user(void* to, const void* from_user
   memcpy(to, from_user, n);
   return 0;
 }
+
+// --- the slab cache's needs -------------------------------------------------
+// Pages come from mmap, aligned to their size as the buddy allocator's
+// are. A "CPU" is a slot that a thread holds from its first cache call to
+// its exit; a slot that a thread left is taken by a later one, magazines
+// and all, as a CPU outlives the tasks that ran on it.
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include <atomic>
+
+#include "userspace/hosted/hosted.h"
+
+namespace {
+
+constexpr unsigned int kSlots = EXO_HOSTED_CPUS;
+constexpr unsigned long kPage = 4096;
+
+std::atomic<unsigned long> pages_in_use{0};
+std::atomic<unsigned long> reports{0};
+char last_report[256];
+pthread_mutex_t report_mutex = PTHREAD_MUTEX_INITIALIZER;
+std::atomic<bool> slot_taken[kSlots];
+
+class SlotHolder {
+ public:
+  unsigned int get() {
+    if (slot_ == kNone) slot_ = claim();
+    return slot_;
+  }
+  ~SlotHolder() {
+    if (slot_ != kNone) slot_taken[slot_].store(false, std::memory_order_release);
+  }
+
+ private:
+  static constexpr unsigned int kNone = ~0u;
+  static unsigned int claim() {
+    for (unsigned int i = 0; i < kSlots; ++i) {
+      bool expected = false;
+      if (!slot_taken[i].load(std::memory_order_relaxed) &&
+          slot_taken[i].compare_exchange_strong(expected, true, std::memory_order_acquire))
+        return i;
+    }
+    fprintf(stderr, "exofusion hosted: more than %u threads use slab caches at once\n", kSlots);
+    abort();
+  }
+  unsigned int slot_ = kNone;
+};
+
+thread_local SlotHolder this_thread_slot;
+
+}  // namespace
+
+extern "C" void* exo_plat_pages_alloc(unsigned int order, int /*may_sleep*/) {
+  unsigned long size = kPage << order;
+  // Twice the size, then trimmed to an aligned block.
+  void* raw = mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  unsigned long start = reinterpret_cast<unsigned long>(raw);
+  unsigned long aligned = (start + size - 1) & ~(size - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  if (aligned + size < start + 2 * size)
+    munmap(reinterpret_cast<void*>(aligned + size), start + 2 * size - aligned - size);
+  pages_in_use += 1ul << order;
+  return reinterpret_cast<void*>(aligned);
+}
+
+extern "C" void exo_plat_pages_free(void* addr, unsigned int order) {
+  munmap(addr, kPage << order);
+  pages_in_use -= 1ul << order;
+}
+
+extern "C" void* exo_plat_zalloc(unsigned long size, int /*may_sleep*/) { return calloc(1, size); }
+
+extern "C" void exo_plat_free(void* p) { free(p); }
+
+struct exo_lock {
+  pthread_mutex_t mutex;
+};
+
+extern "C" exo_lock* exo_plat_lock_create(exo_lock_kind /*kind*/) {
+  auto* lock = static_cast<exo_lock*>(calloc(1, sizeof(exo_lock)));
+  if (lock) pthread_mutex_init(&lock->mutex, nullptr);
+  return lock;
+}
+
+extern "C" void exo_plat_lock_destroy(exo_lock* lock) {
+  pthread_mutex_destroy(&lock->mutex);
+  free(lock);
+}
+
+extern "C" void exo_plat_lock(exo_lock* lock) { pthread_mutex_lock(&lock->mutex); }
+
+extern "C" int exo_plat_trylock(exo_lock* lock) {
+  return pthread_mutex_trylock(&lock->mutex) == 0;
+}
+
+extern "C" void exo_plat_unlock(exo_lock* lock) { pthread_mutex_unlock(&lock->mutex); }
+
+extern "C" unsigned int exo_plat_cpu_enter(void) { return this_thread_slot.get(); }
+
+extern "C" void exo_plat_cpu_exit(void) {}
+
+extern "C" unsigned int exo_plat_nr_cpus(void) { return kSlots; }
+
+extern "C" void exo_plat_report(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  pthread_mutex_lock(&report_mutex);
+  vsnprintf(last_report, sizeof(last_report), fmt, args);
+  pthread_mutex_unlock(&report_mutex);
+  va_end(args);
+  ++reports;
+  if (!getenv("EXO_HOSTED_QUIET_REPORTS")) fputs(last_report, stderr);
+}
+
+extern "C" unsigned long exo_hosted_pages_in_use(void) { return pages_in_use.load(); }
+
+extern "C" unsigned long exo_hosted_reports(char* last, unsigned long size) {
+  pthread_mutex_lock(&report_mutex);
+  if (size) snprintf(last, size, "%s", last_report);
+  pthread_mutex_unlock(&report_mutex);
+  return reports.load();
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+// The slab cache: per-CPU magazines (level 1) in front of a depot of
+// magazines (level 2) in front of slabs of pages (level 3).
+//
+// Level 1 is two magazines per CPU, loaded and previous (Bonwick): the
+// common alloc pops from loaded and the common free pushes onto it, with
+// the CPU pinned and no lock or atomic. When loaded runs dry or fills, the
+// CPU swaps it with previous, and only when both are dry (full) does it
+// trade with the depot. A dry depot refills a magazine from the slabs in
+// one lock hold (a batch, the seed's level-3 refill).
+#ifndef EXO_CORE_SLAB_CACHE_H
+#define EXO_CORE_SLAB_CACHE_H
+
+#include "module/core/slab/debug_checks.h"
+#include "module/core/slab/depot.h"
+#include "module/core/slab/magazine.h"
+#include "module/core/slab/magazine_sizer.h"
+#include "module/core/slab/slab_api.h"
+#include "module/core/slab/slab_layer.h"
+
+namespace exo::slab {
+
+// One CPU's magazines and counters, on a cache line of its own. Touched
+// only by its CPU while pinned, except by drain_cpu() when it is idle;
+// the counters are read racily by stats().
+struct alignas(64) CpuCache {
+  Magazine* loaded;
+  Magazine* previous;
+  u64 alloc_hits, free_hits, alloc_misses, free_misses;
+};
+
+class Cache {
+ public:
+  static int create(const exo_slab_cache_params& params, Cache** out, const char** why);
+  u64 destroy();
+
+  void* alloc(u32 flags);
+  void free(void* obj);
+  u32 alloc_bulk(u32 flags, u32 n, void** objs);
+  void free_bulk(u32 n, void** objs);
+
+  void drain_local();
+  void drain_cpu(u32 cpu);
+  u64 shrink(bool pressure);
+  u64 reclaimable();
+  void tick();
+  void stats(struct exo_slab_stats* out);
+  const char* name() const { return name_; }
+
+ private:
+  Cache() = default;
+  int init(const exo_slab_cache_params& params, const Geometry& g);
+
+  // Without the debug checks: alloc() and free() add them in debug mode.
+  void* take(u32 flags);
+  void put(void* obj);
+  void put_bulk(u32 n, void** objs);
+  Magazine* new_magazine(bool may_sleep);
+  // Returns a magazine's objects to the slabs, then the magazine itself.
+  void release(Magazine* chain);
+  // Makes |cc|'s loaded magazine non-empty / non-full; false if it cannot.
+  bool restock(CpuCache& cc);
+  bool make_room(CpuCache& cc);
+  void* alloc_refill(u32 flags);
+  void park(Magazine* m);  // to the depot, unless it is no magazine
+  void cpu_totals(u64* ops, u64* misses);
+
+  // Hot: read by every operation.
+  CpuCache* cpus_ = nullptr;
+  bool debug_ = false;
+
+  u32 nr_cpus_ = 0;
+  void* cpus_raw_ = nullptr;  // the allocation cpus_ is aligned within
+  SlabLayer slabs_;
+  Depot depot_;
+  MagazineSizer sizer_;
+  DebugChecks checks_;
+  exo_lock* admin_lock_ = nullptr;  // tick, shrink, stats: one at a time
+  u64 last_ops_ = 0, last_misses_ = 0, last_contended_ = 0;
+  u64 magazines_allocated_ = 0;
+  char name_[EXO_SLAB_NAME_MAX] = {};
+};
+
+}  // namespace exo::slab
+
+#endif  // EXO_CORE_SLAB_CACHE_H

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+// The platform's lock (a spinlock in the kernel), held for a scope.
+#ifndef EXO_CORE_SLAB_LOCK_H
+#define EXO_CORE_SLAB_LOCK_H
+
+#include "module/core/platform.h"
+
+namespace exo::slab {
+
+class LockGuard {
+ public:
+  explicit LockGuard(exo_lock* lock) : lock_(lock) { exo_plat_lock(lock_); }
+  // Takes the lock and tells whether it had to wait for it.
+  LockGuard(exo_lock* lock, bool* contended) : lock_(lock) {
+    *contended = !exo_plat_trylock(lock_);
+    if (*contended) exo_plat_lock(lock_);
+  }
+  ~LockGuard() { exo_plat_unlock(lock_); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  exo_lock* lock_;
+};
+
+// Pins the caller to its CPU for a scope (preemption off in the kernel).
+class CpuPin {
+ public:
+  CpuPin() : cpu_(exo_plat_cpu_enter()) {}
+  ~CpuPin() { exo_plat_cpu_exit(); }
+  CpuPin(const CpuPin&) = delete;
+  CpuPin& operator=(const CpuPin&) = delete;
+  unsigned int cpu() const { return cpu_; }
+
+ private:
+  unsigned int cpu_;
+};
+
+}  // namespace exo::slab
+
+#endif  // EXO_CORE_SLAB_LOCK_H

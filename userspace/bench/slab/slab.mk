@@ -1,0 +1,2 @@
+# Rules for the hosted slab benchmark (included by the top-level Makefile).
+SLABBENCH_BINS :=
