@@ -14,17 +14,23 @@ static int __init exo_init(void)
 {
 	int err;
 
-	err = exo_registry_init();
+	err = exo_slab_init();
 	if (err)
 		return err;
+	err = exo_registry_init();
+	if (err)
+		goto out_slab;
 	err = exo_control_init();
 	if (err)
 		goto out_registry;
+	exo_slab_test_init();
 	pr_info("loaded, ABI %u\n", EXO_ABI_VERSION);
 	return 0;
 
 out_registry:
 	exo_registry_exit();
+out_slab:
+	exo_slab_exit();
 	return err;
 }
 
@@ -32,6 +38,7 @@ static void __exit exo_exit(void)
 {
 	exo_control_exit();
 	exo_registry_exit();
+	exo_slab_exit();
 }
 
 module_init(exo_init);

@@ -140,5 +140,6 @@ static const struct attribute_group exo_class_group = {
 
 const struct attribute_group *exo_class_groups[] = {
 	&exo_class_group,
+	&exo_slab_class_group,
 	NULL,
 };

@@ -21,6 +21,7 @@
 #define EXO_MAX_RINGS	1024
 
 static DEFINE_MUTEX(exo_registry_lock);
+static struct exo_kcache *exo_ring_cache;
 static DEFINE_XARRAY_ALLOC(exo_rings);	/* minor -> live ring */
 static dev_t exo_devt;
 static struct cdev exo_cdev;
@@ -95,7 +96,7 @@ static void exo_ring_release(struct kref *ref)
 	struct exo_ring *ring = container_of(ref, struct exo_ring, ref);
 
 	exo_memory_free(ring);
-	kfree(ring);
+	exo_kcache_free(exo_ring_cache, ring);
 }
 
 void exo_ring_put(struct exo_ring *ring)
@@ -120,7 +121,7 @@ static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
 	struct exo_ring *ring;
 	unsigned int i;
 
-	ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+	ring = exo_kcache_alloc(exo_ring_cache, GFP_KERNEL | __GFP_ZERO);
 	if (!ring)
 		return NULL;
 	kref_init(&ring->ref);
@@ -184,7 +185,7 @@ out_put:
 	exo_ring_put(ring);
 	return err;
 out_free:
-	kfree(ring);
+	exo_kcache_free(exo_ring_cache, ring);
 	return err;
 }
 
@@ -228,9 +229,13 @@ int exo_registry_init(void)
 {
 	int err;
 
+	/* Ring control blocks come from the module's own slab cache. */
+	exo_ring_cache = exo_kcache_create("exo_ring", sizeof(struct exo_ring), 0);
+	if (IS_ERR(exo_ring_cache))
+		return PTR_ERR(exo_ring_cache);
 	err = alloc_chrdev_region(&exo_devt, 0, EXO_MAX_RINGS, "exofusion");
 	if (err)
-		return err;
+		goto out_cache;
 	cdev_init(&exo_cdev, &exo_ring_fops);
 	exo_cdev.owner = THIS_MODULE;
 	err = cdev_add(&exo_cdev, exo_devt, EXO_MAX_RINGS);
@@ -245,6 +250,8 @@ out_cdev:
 	cdev_del(&exo_cdev);
 out_region:
 	unregister_chrdev_region(exo_devt, EXO_MAX_RINGS);
+out_cache:
+	exo_kcache_destroy(exo_ring_cache);
 	return err;
 }
 
@@ -264,4 +271,5 @@ void exo_registry_exit(void)
 	class_unregister(&exo_class);
 	cdev_del(&exo_cdev);
 	unregister_chrdev_region(exo_devt, EXO_MAX_RINGS);
+	exo_kcache_destroy(exo_ring_cache);
 }

@@ -60,6 +60,24 @@ extern const struct attribute_group *exo_class_groups[];
 extern const struct file_operations exo_ring_fops;
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds);
 
+/* slab.c: the module's slab caches (module/core/slab/) */
+struct exo_kcache;
+struct exo_slab_cache;
+struct dentry;
+extern atomic_long_t exo_slab_pages;	/* pages all slab caches hold */
+extern struct dentry *exo_debugfs_dir;	/* exofusion/ in debugfs */
+extern const struct attribute_group exo_slab_class_group;
+int exo_slab_init(void);
+void exo_slab_exit(void);
+struct exo_kcache *exo_kcache_create(const char *name, unsigned int size, unsigned int flags);
+unsigned long exo_kcache_destroy(struct exo_kcache *kc);
+void *exo_kcache_alloc(struct exo_kcache *kc, gfp_t gfp);
+void exo_kcache_free(struct exo_kcache *kc, void *obj);
+struct exo_slab_cache *exo_kcache_core(struct exo_kcache *kc);
+
+/* slab_test.c: in-kernel slab benchmarks and self-tests (debugfs) */
+void exo_slab_test_init(void);
+
 /* control.c: /dev/exofusion/control */
 int exo_control_init(void);
 void exo_control_exit(void);
