@@ -1,0 +1,167 @@
+"""The module's slab cache in the kernel: its debug findings, a stress run
+across CPUs with CPU hotplug and shrinking underneath, the benchmark
+patterns, the module's own objects, and every page back at unload."""
+import os
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+import exo
+from paths import MODULE
+
+DEBUGFS = "/sys/kernel/debug/exofusion"
+CPU1 = "/sys/devices/system/cpu/cpu1/online"
+
+
+def run_test(kind, command):
+    """Writes |command| to exofusion/slab_<kind>; returns what it read back."""
+    path = f"{DEBUGFS}/slab_{kind}"
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.write(fd, command.encode())
+        return os.pread(fd, 256, 0).decode()
+    finally:
+        os.close(fd)
+
+
+def figures(text):
+    words = text.split()
+    return {k: int(v) for k, v in zip(words[::2], words[1::2])}
+
+
+def dmesg():
+    return subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+
+
+def slabinfo():
+    with open(f"{DEBUGFS}/slabinfo") as f:
+        return f.read()
+
+
+def cache_line(name, section):
+    """The figures of one section line ("cpu", "depot", "slabs") of a cache."""
+    text = slabinfo()
+    block = text[text.index(f"cache {name} "):]
+    line = next(l for l in block.splitlines() if l.strip().startswith(section + " "))
+    return figures(line.split(None, 1)[1])
+
+
+FINDINGS = [
+    ("double_free", 1, 0, "double free"),
+    ("overrun", 1, 0, "red zone overwritten"),
+    ("use_after_free", 1, 0, "poison overwritten"),
+    ("wrong_cache", 1, 0, "does not own"),
+    ("leak", 0, 5, "5 objects leaked at destroy"),
+]
+
+
+@pytest.mark.parametrize("name, reports, leaked, message", FINDINGS, ids=[f[0] for f in FINDINGS])
+def test_debug_mode_reports_the_finding_and_the_kernel_stays_up(module, name, reports, leaked,
+                                                                message):
+    before = dmesg()
+    got = figures(run_test("selftest", name))
+    assert got == {"reports": reports, "leaked": leaked}
+    new = dmesg()[len(before):]
+    assert f"cache exo_selftest" in new and message in new, new
+    # Still alive and sane: the next test's cache works.
+    assert figures(run_test("selftest", "double_free"))["reports"] == 1
+
+
+def test_unknown_selftest_is_einval(module):
+    with pytest.raises(OSError) as e:
+        run_test("selftest", "no_such_test")
+    assert e.value.errno == 22
+
+
+def toggle_cpu1_and_shrink(stop, errors):
+    try:
+        while not stop.is_set():
+            for state in ("0", "1"):
+                with open(CPU1, "w") as f:
+                    f.write(state)
+                time.sleep(0.05)
+            with open(f"{DEBUGFS}/slab_ctl", "w") as f:
+                f.write("shrink")
+    except OSError as e:
+        errors.append(e)
+
+
+@pytest.mark.skipif(not os.path.exists(CPU1), reason="needs a second CPU that can go offline")
+def test_stress_across_cpus_survives_hotplug_and_shrinking(module):
+    stop, errors = threading.Event(), []
+    churn = threading.Thread(target=toggle_cpu1_and_shrink, args=(stop, errors))
+    churn.start()
+    try:
+        got = figures(run_test("selftest", "stress 3000"))
+    finally:
+        stop.set()
+        churn.join()
+        with open(CPU1, "w") as f:
+            f.write("1")
+    assert not errors
+    assert got["corrupt"] == 0 and got["leaked"] == 0
+    assert got["ops"] > 10000
+    assert "CPU 1 is now offline" in dmesg()
+
+
+SCENARIOS = ["pair", "batch1000", "bulk16", "crosscpu"]
+
+
+@pytest.mark.parametrize("impl", ["exofusion-slab", "kmem_cache"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_bench_patterns_run(module, scenario, impl):
+    got = figures(run_test("bench", f"{scenario} {impl} 64 20000"))
+    assert got["ops"] == 20000 and got["ns"] > 0
+
+
+def test_bench_rejects_bad_requests(module):
+    for bad in ["pair nosuch 64 1000", "pair kmem_cache 64 0", "nosuch exofusion-slab 64 100",
+                "pair exofusion-slab 3 1000", "pair"]:
+        with pytest.raises(OSError) as e:
+            run_test("bench", bad)
+        assert e.value.errno == 22, bad
+
+
+def test_ring_control_blocks_come_from_the_exo_ring_cache(module):
+    names = [f"slabring{i}" for i in range(20)]
+    for n in names:
+        exo.destroy_quietly(n)
+    base = cache_line("exo_ring", "slabs")["in_use"]
+    try:
+        for n in names:
+            exo.create(n)
+        assert cache_line("exo_ring", "slabs")["in_use"] >= 20
+        assert cache_line("exo_ring", "cpu")["alloc_hits"] + \
+            cache_line("exo_ring", "cpu")["alloc_misses"] >= 20
+    finally:
+        for n in names:
+            exo.destroy_quietly(n)
+    with open(f"{DEBUGFS}/slab_ctl", "w") as f:
+        f.write("shrink")
+    # Drained: only objects in use stay handed out by slabs.
+    assert cache_line("exo_ring", "slabs")["in_use"] <= base
+    assert cache_line("exo_ring", "depot")["cached"] == 0
+
+
+def test_slab_ctl_rejects_unknown_commands(module):
+    with pytest.raises(OSError) as e:
+        with open(f"{DEBUGFS}/slab_ctl", "w") as f:
+            f.write("explode")
+    assert e.value.errno == 22
+
+
+def test_unload_returns_every_page(module):
+    exo.destroy_quietly("slabunload")
+    exo.create("slabunload")
+    exo.destroy("slabunload")  # its control block stays cached in a magazine
+    with open(f"{exo.SYSFS}/slab_pages") as f:
+        assert int(f.read()) > 0
+    before = dmesg()
+    subprocess.run(["rmmod", "exofusion"], check=True)
+    new = dmesg()[len(before):]
+    assert "slab: every page returned" in new, new
+    assert "not returned" not in new
+    subprocess.run(["insmod", str(MODULE)], check=True)
