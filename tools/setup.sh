@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential g++ make linux-headers-amd64 kmod cpio gzip busybox-static
 qemu-system-x86 liburing-dev libboost-dev python3 python3-pytest sparse
 linux-source-6.1 valgrind libgtest-dev
-clang libclang-rt-14-dev util-linux"
+clang libclang-rt-14-dev util-linux
+libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,8 @@
 """fusionctl on a machine without the module: help, usage errors (exit 2),
-clean failures of the device commands (exit 1), and bench --memfd, whose
-child checks every message."""
+clean failures of the device commands (exit 1), bench --memfd, whose child
+checks every message, and slab on sample slabinfo files (EXO_SLABINFO,
+EXO_SLAB_CTL)."""
+import json
 import mmap
 import os
 import pathlib
@@ -15,7 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUSIONCTL = ROOT / "build" / "bin" / "fusionctl"
 CONTROL = "/dev/exofusion/control"
-COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench"]
+COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab"]
 MODULE_LOADED = os.path.exists(CONTROL)
 needs_no_module = pytest.mark.skipif(MODULE_LOADED, reason="the exofusion module is loaded here")
 
@@ -50,6 +52,8 @@ def test_help_names_the_options_of_each_command():
         "send": ["--count N", "--nonblock", "--zerocopy", "MESSAGE|-"],
         "recv": ["--count N", "--nonblock", "--timeout-ms T", "--hex"],
         "bench": ["--memfd", "--msgs N", "--batch K", "--size S"],
+        "slab": ["[stat|shrink|pressure|tick]", "--json", "EXO_SLABINFO", "EXO_SLAB_CTL",
+                 "mount -t debugfs none /sys/kernel/debug", "insmod exofusion.ko"],
     }
     for command, options in expected.items():
         out = fusionctl(command, "--help").stdout
@@ -105,6 +109,10 @@ def test_unknown_command_is_a_usage_error():
     (["bench", "--memfd", "--size", "7"], "--size: '7' is out of range [8, 4194304]"),
     (["bench", "--memfd", "--size", "4194305"], "--size: '4194305' is out of range [8, 4194304]"),
     (["bench", "--memfd", "--size", "56B"], "--size: '56B' is not a decimal number"),
+    (["slab", "frob"], "unknown slab command 'frob': expected stat, shrink, pressure or tick"),
+    (["slab", "stat", "extra"], "unexpected operand 'extra'"),
+    (["slab", "shrink", "--json"], "--json goes with 'stat' only, not 'shrink'"),
+    (["slab", "--json=yes"], "--json takes no value"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_usage_errors_exit_2_naming_the_bad_argument(args, message):
     res = fusionctl(*args)
@@ -314,3 +322,242 @@ def test_bench_consumer_ends_when_the_sender_dies():
     else:
         os.kill(consumer, signal.SIGKILL)
         pytest.fail("the consumer outlived its sender")
+
+
+# --- slab: the module's slab caches, from a sample of its debugfs files ---
+
+SLABINFO = """\
+pages 5
+cache exo_ring size 272 stride 296 per_slab 13 order 0 magazine 16 debug 1
+  cpu alloc_hits 30 free_hits 10 alloc_misses 6 free_misses 4
+  depot full 1 empty 2 cached 16 exchanges 7 contended 3 magazines 5
+  slabs allocs 16 frees 0 slabs 2 empty 0 pages 2 pages_allocated 2 pages_freed 0 in_use 16 bytes 8192
+  debug reports 0 ticks 12
+  resize tick 3 from 16 to 32 reason grow-misses ops 5000 misses 400 contended 0
+  resize tick 9 from 32 to 16 reason shrink-idle ops 0 misses 0 contended 0
+cache exo_bench size 64 stride 64 per_slab 64 order 0 magazine 8 debug 0
+  cpu alloc_hits 0 free_hits 0 alloc_misses 0 free_misses 0
+  depot full 0 empty 0 cached 0 exchanges 0 contended 0 magazines 0
+  slabs allocs 64 frees 0 slabs 3 empty 1 pages 3 pages_allocated 3 pages_freed 0 in_use 0 bytes 12288
+  debug reports 2 ticks 1
+"""
+
+EXO_RING = {
+    "name": "exo_ring", "size": 272, "stride": 296, "per_slab": 13, "order": 0, "magazine": 16,
+    "debug": 1,
+    "cpu_alloc_hits": 30, "cpu_free_hits": 10, "cpu_alloc_misses": 6, "cpu_free_misses": 4,
+    "depot_full": 1, "depot_empty": 2, "depot_cached": 16, "depot_exchanges": 7,
+    "depot_contended": 3, "depot_magazines": 5,
+    "slabs_allocs": 16, "slabs_frees": 0, "slabs_slabs": 2, "slabs_empty": 0, "slabs_pages": 2,
+    "slabs_pages_allocated": 2, "slabs_pages_freed": 0, "slabs_in_use": 16, "slabs_bytes": 8192,
+    "debug_reports": 0, "debug_ticks": 12,
+    "resizes": [
+        {"tick": 3, "from": 16, "to": 32, "reason": "grow-misses", "ops": 5000, "misses": 400,
+         "contended": 0},
+        {"tick": 9, "from": 32, "to": 16, "reason": "shrink-idle", "ops": 0, "misses": 0,
+         "contended": 0},
+    ],
+}
+
+
+def slab(*args, info=None, ctl=None, **kw):
+    """fusionctl slab ARGS, reading |info| (text of a slabinfo file, or a path) and
+    writing to |ctl| (a path) instead of the module's debugfs files."""
+    env = {k: v for k, v in os.environ.items() if k not in ("EXO_SLABINFO", "EXO_SLAB_CTL")}
+    if info is not None:
+        env["EXO_SLABINFO"] = str(info)
+    if ctl is not None:
+        env["EXO_SLAB_CTL"] = str(ctl)
+    return fusionctl("slab", *args, env=env, timeout=30, **kw)
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """Writes a slabinfo sample; returns its path."""
+    def write(text=SLABINFO):
+        path = tmp_path / "slabinfo"
+        path.write_text(text)
+        return path
+    return write
+
+
+def test_slab_json_holds_every_field_and_the_resize_trace(sample):
+    res = slab("--json", info=sample())
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    got = json.loads(res.stdout)
+    assert list(got) == ["pages", "caches"] and got["pages"] == 5
+    assert [c["name"] for c in got["caches"]] == ["exo_ring", "exo_bench"]
+    assert got["caches"][0] == EXO_RING
+    assert list(got["caches"][0]) == list(EXO_RING)  # in the file's order
+    bench = got["caches"][1]
+    assert bench["resizes"] == []
+    assert (bench["magazine"], bench["debug"], bench["slabs_empty"], bench["slabs_bytes"],
+            bench["debug_reports"]) == (8, 0, 1, 12288, 2)
+    # 'stat' is the default.
+    assert slab("stat", "--json", info=sample()).stdout == res.stdout
+
+
+def test_slab_table_shows_the_three_levels_and_the_resize_trace(sample):
+    res = slab(info=sample())
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "slab caches: 2, pages held: 5"
+    ring = lines[lines.index(
+        "exo_ring: size 272, stride 296, per slab 13, order 0, magazine 16, debug on"):]
+    # 40 hits of 50 operations
+    assert ring[1] == "  cpu    hit rate 80.0% (alloc hits 30, misses 6; free hits 10, misses 4)"
+    assert ring[2] == ("  depot  magazines 5 (full 1, empty 2), cached 16, exchanges 7, "
+                       "contended 3")
+    assert ring[3] == "  slabs  slabs 2 (empty 0), pages 2, bytes 8192, in use 16"
+    assert ring[4] == "  debug  reports 0, ticks 12"
+    assert ring[5] == "  magazine resizes, oldest first:"
+    assert ring[6].split() == ["TICK", "FROM", "TO", "REASON", "OPS", "MISSES", "CONTENDED"]
+    assert ring[7].split() == ["3", "16", "32", "grow-misses", "5000", "400", "0"]
+    assert ring[8].split() == ["9", "32", "16", "shrink-idle", "0", "0", "0"]
+    bench = lines[lines.index(
+        "exo_bench: size 64, stride 64, per slab 64, order 0, magazine 8, debug off"):]
+    assert bench[1].startswith("  cpu    hit rate - (")  # no operations yet
+    assert bench[3] == "  slabs  slabs 3 (empty 1), pages 3, bytes 12288, in use 0"
+    assert bench[5] == "  magazine resizes: none"
+
+
+def test_slab_without_caches(sample):
+    path = sample("pages 0\n")
+    assert slab(info=path).stdout == "slab caches: 0, pages held: 0\n"
+    assert json.loads(slab("--json", info=path).stdout) == {"pages": 0, "caches": []}
+
+
+def test_slab_keeps_fields_and_sections_it_does_not_know(sample):
+    text = SLABINFO.replace("free_misses 4", "free_misses 4 cached 9")
+    text = text.replace("ticks 12\n", "ticks 12\n  numa nodes 2\n")
+    text = text.replace("cache exo_bench ", 'cache exo"b\\ench ')
+    res = slab("--json", info=sample(text))
+    assert res.returncode == 0, res.stderr
+    ring, bench = json.loads(res.stdout)["caches"]
+    assert ring["cpu_cached"] == 9 and ring["numa_nodes"] == 2
+    assert bench["name"] == 'exo"b\\ench'
+
+
+def test_slab_missing_file_is_named(tmp_path):
+    missing = tmp_path / "no-such-slabinfo"
+    res = slab(info=missing)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: slab: cannot read EXO_SLABINFO={missing} "
+                          "(No such file or directory)\n")
+    res = slab("shrink", ctl=missing)
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: slab: cannot write EXO_SLAB_CTL={missing} "
+                          "(No such file or directory)\n")
+
+
+@needs_no_module
+@pytest.mark.parametrize("args, verb, path", [
+    ([], "read", "/sys/kernel/debug/exofusion/slabinfo"),
+    (["--json"], "read", "/sys/kernel/debug/exofusion/slabinfo"),
+    (["shrink"], "write", "/sys/kernel/debug/exofusion/slab_ctl"),
+    (["pressure"], "write", "/sys/kernel/debug/exofusion/slab_ctl"),
+    (["tick"], "write", "/sys/kernel/debug/exofusion/slab_ctl"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_slab_without_the_module_says_what_to_do(args, verb, path):
+    res = slab(*args)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"fusionctl: slab: cannot {verb} {path} ("), \
+        res.stderr
+    # Whichever is missing here: debugfs, or the module.
+    assert ("debugfs is not mounted at /sys/kernel/debug; mount it with "
+            "'mount -t debugfs none /sys/kernel/debug'" in res.stderr or
+            "the exofusion module is not loaded; load it with 'insmod exofusion.ko'"
+            in res.stderr), res.stderr
+
+
+def unprivileged():
+    """subprocess arguments that run fusionctl without root's powers."""
+    return {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+
+
+def test_slab_unreadable_file_needs_root(sample):
+    path = sample()
+    path.chmod(0o600 if os.geteuid() == 0 else 0)
+    res = slab(info=path, **unprivileged())
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: slab: cannot read EXO_SLABINFO={path} (Permission denied): "
+                          "run fusionctl as root\n")
+
+
+def shown(text):
+    """Text from the file as fusionctl shows it in a message."""
+    text = "".join(c if " " <= c < "\x7f" else "?" for c in text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@pytest.mark.parametrize("edit, line, why", [
+    (("pages 5", "pages five"), 1, "expected 'pages N' first"),
+    (("pages 5\n", ""), 1, "expected 'pages N' first"),
+    (("free_hits 10", "free_hits 1x"), 3,
+     "the value of 'free_hits', '1x', is not a decimal number"),
+    (("cached 16", "cached -1"), 4, "the value of 'cached', '-1', is not a decimal number"),
+    (("in_use 16", "in_use 99999999999999999999"), 5,
+     "the value of 'in_use', '99999999999999999999', is not a decimal number"),
+    (("ticks 12", "ticks"), 6, "'ticks' has no value"),
+    (("contended 3", "contended 3 contended 4"), 4, "'contended' given twice"),
+    ((" to 32", ""), 7, "no 'to' in the 'resize' line"),
+    (("magazine 16 ", ""), 2, "no 'magazine' in the 'cache' line"),
+    (("  debug reports 0 ticks 12\n", ""), 2, "cache exo_ring has no 'debug' line"),
+    (("  depot full 0", "  cpu alloc_hits 0 free_hits 0 alloc_misses 0 free_misses 0\n"
+      "  depot full 0"), 11, "a second 'cpu' line in cache exo_bench"),
+    (("pages 5\n", "pages 5\n  cpu alloc_hits 1\n"), 2, "a 'cpu' line before any 'cache' line"),
+    (("pages 5\n", "pages 5\npages 6\n"), 2, "a second 'pages' line"),
+    (("cache exo_bench size", "cache exo_bench 64 size"), 9, "'64' is not a field name"),
+    (("debug reports 2 ticks 1", "debug reports 2 ticks 1 \x01 1"), 13,
+     "'?' is not a field name"),
+    (("pages 5\n", "pages 5\n" + "x" * 300 + "\n"), 2,
+     "a '" + "x" * 300 + "' line before any 'cache' line"),
+], ids=lambda v: v[1].strip()[:40] if isinstance(v, tuple) else None)
+def test_slab_names_the_malformed_line(sample, edit, line, why):
+    text = SLABINFO.replace(*edit, 1)
+    assert text != SLABINFO
+    path = sample(text)
+    for args in ([], ["--json"]):
+        res = slab(*args, info=path)
+        assert res.returncode == 1, res.stdout
+        assert res.stdout == ""
+        assert res.stderr == (f"fusionctl: slab: malformed {path}, line {line}: "
+                              f"{shown(why)}: '{shown(text.splitlines()[line - 1])}'\n")
+
+
+def test_slab_empty_file(sample):
+    path = sample("")
+    res = slab(info=path)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: slab: malformed {path}: the file is empty; "
+                          "expected 'pages N' first\n")
+
+
+@pytest.mark.parametrize("command", ["shrink", "pressure", "tick"])
+def test_slab_commands_are_written_to_slab_ctl(tmp_path, command):
+    ctl = tmp_path / "slab_ctl"
+    ctl.write_text("")
+    res = slab(command, ctl=ctl, info=tmp_path / "never-read")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == res.stderr == ""
+    assert ctl.read_text() == command
+
+
+def test_slab_ctl_write_failure_is_reported():
+    res = slab("tick", ctl="/dev/full")
+    assert res.returncode == 1
+    assert res.stderr == ("fusionctl: slab: writing 'tick' to /dev/full failed "
+                          "(No space left on device)\n")
+
+
+def test_slab_ctl_unwritable_needs_root(tmp_path):
+    ctl = tmp_path / "slab_ctl"
+    ctl.write_text("")
+    ctl.chmod(0o600 if os.geteuid() == 0 else 0o400)
+    res = slab("shrink", ctl=ctl, **unprivileged())
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: slab: cannot write EXO_SLAB_CTL={ctl} (Permission denied): "
+                          "run fusionctl as root\n")
+    assert ctl.read_text() == ""

@@ -1,5 +1,6 @@
-"""A bounded libFuzzer run of the core's kernel-peer API (tests/fuzz): any
-finding fails the test and is kept under build/fuzz/ for replay."""
+"""Bounded libFuzzer runs of the core (tests/fuzz): the kernel-peer API and
+the slab cache. Any finding fails the test and is kept under build/fuzz/
+for replay."""
 import subprocess
 
 from paths import ROOT, binary
@@ -10,6 +11,18 @@ def test_fuzzing_the_kernel_peer_api_finds_nothing():
     corpus.mkdir(parents=True, exist_ok=True)
     res = subprocess.run([str(binary("ring_fuzz")), "-max_total_time=30", "-timeout=10",
                           f"-artifact_prefix={ROOT / 'build' / 'fuzz'}/", str(corpus)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "Done" in res.stderr
+
+
+def test_fuzzing_the_slab_cache_finds_nothing():
+    # A corpus of its own: the inputs mean something else to each target.
+    corpus = ROOT / "build" / "fuzz" / "slab_corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run([str(binary("slab_fuzz")), "-max_total_time=20", "-runs=200000",
+                          "-timeout=10", "-rss_limit_mb=2048",
+                          f"-artifact_prefix={ROOT / 'build' / 'fuzz'}/slab-", str(corpus)],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "Done" in res.stderr

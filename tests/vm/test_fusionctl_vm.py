@@ -1,6 +1,7 @@
 """fusionctl against the loaded module (runs in the VM): create, list, stat,
-send and receive inline and zero-copy, destroy, bench on device rings, and
-the exit status of each failure."""
+send and receive inline and zero-copy, destroy, bench on device rings, the
+slab caches (slab, slab shrink|pressure|tick), and the exit status of each
+failure."""
 import hashlib
 import json
 import os
@@ -314,3 +315,94 @@ def test_bench_needs_pool_buffers_for_large_messages(name):
 def test_bench_memfd_runs_beside_the_module(module):
     out = ok("bench", "--memfd", "--msgs", "50000", timeout=600)
     assert out.startswith("memfd ring (anonymous) (spsc, capacity 1024): 50000 msgs")
+
+
+# --- slab: the module's slab caches through debugfs ---
+
+SLAB_PAGES = f"{SYSFS}/slab_pages"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def slabinfo():
+    """fusionctl slab --json: (pages, {cache name: cache})."""
+    got = json.loads(ok("slab", "--json"))
+    return got["pages"], {c["name"]: c for c in got["caches"]}
+
+
+def test_slab_shows_the_rings_in_the_exo_ring_cache(name):
+    other = name[:-2] + "-2"
+    ok("create", name)
+    ok("create", other, "--capacity", "2")
+    try:
+        rings, _ = totals()
+        assert rings >= 2
+        _, caches = slabinfo()
+        ring = caches["exo_ring"]
+        assert ring["slabs_in_use"] >= rings
+        assert ring["size"] > 0 and ring["stride"] >= ring["size"] and ring["per_slab"] >= 1
+        assert ring["slabs_pages"] >= 1 and ring["slabs_bytes"] == ring["slabs_pages"] * PAGE
+        assert ring["cpu_alloc_hits"] + ring["cpu_alloc_misses"] >= 2
+        assert all(set(r) == {"tick", "from", "to", "reason", "ops", "misses", "contended"}
+                   for r in ring["resizes"])
+        # The table: the same cache, its three levels and its resize trace.
+        table = ok("slab")
+        assert table.startswith("slab caches: ")
+        block = table[table.index(f"exo_ring: size {ring['size']}, stride {ring['stride']}, "):]
+        assert re.search(r"^  cpu    hit rate (\d+\.\d%|-) \(alloc hits \d+", block, re.M), block
+        assert re.search(r"^  depot  magazines \d+ \(full \d+, empty \d+\), cached \d+", block,
+                         re.M), block
+        in_use = int(re.search(r"^  slabs  slabs \d+ \(empty \d+\), pages \d+, bytes \d+, "
+                               r"in use (\d+)$", block, re.M).group(1))
+        assert in_use >= rings
+        assert re.search(r"^  magazine resizes(: none|, oldest first:)$", block, re.M), block
+    finally:
+        ok("destroy", other)
+
+
+def test_slab_shrink_empties_the_depot(name):
+    ok("create", name)
+    churn = f"{name[:-2]}-c"
+    try:
+        for _ in range(8):  # freed control blocks stay cached in magazines
+            ok("create", churn)
+            ok("destroy", churn)
+    finally:
+        fusionctl("destroy", churn)
+    assert ok("slab", "shrink") == ""
+    pages, caches = slabinfo()
+    ring = caches["exo_ring"]
+    assert ring["depot_cached"] == 0
+    assert ring["depot_full"] == 0
+    rings, _ = totals()
+    assert ring["slabs_in_use"] >= rings >= 1
+    with open(SLAB_PAGES) as f:
+        assert pages == int(f.read())
+
+
+def test_slab_tick_and_pressure(module):
+    _, before = slabinfo()
+    assert ok("slab", "tick") == ""
+    _, after = slabinfo()
+    for cache, old in before.items():
+        if cache in after:
+            assert after[cache]["debug_ticks"] > old["debug_ticks"], cache
+    assert ok("slab", "pressure") == ""
+    _, pressed = slabinfo()
+    ring, old = pressed["exo_ring"], after["exo_ring"]
+    assert ring["magazine"] <= old["magazine"]
+    assert ring["depot_cached"] == 0
+    if old["magazine"] > ring["magazine"]:
+        last = [r for r in ring["resizes"] if r["reason"] == "shrink-pressure"][-1]
+        assert last["to"] == last["from"] // 2
+
+
+def test_slab_needs_root(module):
+    nobody = {"user": 65534, "group": 65534, "extra_groups": []}
+    for args, verb, path in ((["slab"], "read", "slabinfo"),
+                             (["slab", "shrink"], "write", "slab_ctl")):
+        res = subprocess.run([str(FUSIONCTL), *args], capture_output=True, text=True, timeout=60,
+                             **nobody)
+        assert res.returncode == 1 and res.stdout == ""
+        assert res.stderr == (f"fusionctl: slab: cannot {verb} /sys/kernel/debug/exofusion/{path} "
+                              "(Permission denied): the module's debugfs files are root's; "
+                              "run fusionctl as root\n")

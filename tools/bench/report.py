@@ -15,7 +15,10 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg"}
+LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg",
+                   "insn_per_op"}
+# The impl each suite's tables and targets put first and divide by.
+MINE = {"rings": "exofusion", "slab": "exofusion-slab"}
 
 # (env, scenario, metric, peer, bound): exofusion / peer must be <= bound for
 # lower-is-better metrics, >= bound otherwise.
@@ -29,6 +32,24 @@ TARGETS = [
     ("host", "zerocopy-64KiB", "bytes_per_s", "unix-stream", 5.0),
     ("vm-icount", "pingpong-block-56B", "rtt_ns", "eventfd", 0.8),
     ("vm-icount", "stream-56B-batch16", "insn_per_msg", "pipe", 0.2),
+]
+
+# The slab suite (exofusion-slab against allocators): (env, scenario, metric,
+# peers, bound). exofusion-slab / the best (lowest) of the peers measured
+# must be <= bound; all metrics here are lower-is-better.
+HOST_ALLOCATORS = ("glibc", "jemalloc", "tcmalloc", "mimalloc")
+SLAB_TARGETS = [
+    ("host", "pair-64B", "ns_per_op", HOST_ALLOCATORS, 1.0),
+    ("host", "batch1000-64B", "ns_per_op", HOST_ALLOCATORS, 1.0),
+    ("host", "threads-remote-free", "ns_per_op", ("mimalloc",), 1.2),
+    # In the kernel, against SLUB's kmem_cache on the same size, same run.
+    ("vm-icount", "pair-64B", "insn_per_op", ("kmem_cache",), 0.8),
+    ("vm-tcg", "crosscpu-64B", "ns_per_op", ("kmem_cache",), 1.0),
+]
+# (env, metric, scenario, baseline scenario, bound): exofusion-slab against
+# itself, e.g. a bulk of 16 against 16 single pairs (both per pair).
+SLAB_SELF_TARGETS = [
+    ("vm-icount", "insn_per_op", "bulk16-64B", "pair-64B", 0.5),
 ]
 
 
@@ -66,13 +87,14 @@ def tables(figures):
         groups[(suite, env, scenario, metric)][impl] = r
     out = []
     for (suite, env, scenario, metric), impls in sorted(groups.items()):
-        mine = impls.get("exofusion")
+        me = MINE.get(suite, "exofusion")
+        mine = impls.get(me)
         unit = next(iter(impls.values()))["unit"]
         out.append(f"\n**{scenario}** ({env}, {metric}, {unit}"
                    f"{', lower is better' if metric in LOWER_IS_BETTER else ''})\n")
-        out.append("| impl | median | p50 | p99 | exofusion / impl |")
+        out.append(f"| impl | median | p50 | p99 | {me} / impl |")
         out.append("|---|---:|---:|---:|---:|")
-        order = sorted(impls, key=lambda i: (i != "exofusion", impls[i]["value"]))
+        order = sorted(impls, key=lambda i: (i != me, impls[i]["value"]))
         for impl in order:
             r = impls[impl]
             ratio = f"{mine['value'] / r['value']:.2f}x" if mine and r["value"] else ""
@@ -100,7 +122,41 @@ def check_targets(figures):
     if zc:
         lines.append(f"- host zerocopy-64KiB copies_per_msg = {zc['value']:g} (target 0): "
                      f"{'met' if zc['value'] == 0 else 'MISSED'}")
+    lines.extend(check_slab_targets(figures))
     return "\n".join(lines)
+
+
+def check_slab_targets(figures):
+    """The slab suite's targets: exofusion-slab against the best peer."""
+    lines = []
+    me = MINE["slab"]
+    for env, scenario, metric, peers, bound in SLAB_TARGETS:
+        mine = figures.get(("slab", env, scenario, metric, me))
+        measured = {p: figures[("slab", env, scenario, metric, p)] for p in peers
+                    if ("slab", env, scenario, metric, p) in figures}
+        measured = {p: r for p, r in measured.items() if r["value"]}
+        name = "/".join(peers) if len(peers) == 1 else f"best of {'/'.join(peers)}"
+        what = f"{env} {scenario} {metric}: {me}/{name}"
+        if not mine or not measured:
+            lines.append(f"- {what}: not measured")
+            continue
+        best = min(measured, key=lambda p: measured[p]["value"])
+        ratio = mine["value"] / measured[best]["value"]
+        missing = [p for p in peers if p not in measured]
+        note = f" ({best}" + (f"; {', '.join(missing)} not measured" if missing else "") + ")"
+        lines.append(f"- {what} = {ratio:.2f}{note if len(peers) > 1 or missing else ''} "
+                     f"(target <= {bound}): {'met' if ratio <= bound else 'MISSED'}")
+    for env, metric, scenario, baseline, bound in SLAB_SELF_TARGETS:
+        mine = figures.get(("slab", env, scenario, metric, me))
+        base = figures.get(("slab", env, baseline, metric, me))
+        what = f"{env} {metric}: {me} {scenario}/{baseline}"
+        if not mine or not base or not base["value"]:
+            lines.append(f"- {what}: not measured")
+            continue
+        ratio = mine["value"] / base["value"]
+        lines.append(f"- {what} = {ratio:.2f} (target <= {bound}): "
+                     f"{'met' if ratio <= bound else 'MISSED'}")
+    return lines
 
 
 def update_readme(markdown):

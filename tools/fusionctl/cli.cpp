@@ -35,6 +35,10 @@ void vreport(const char* fmt, va_list ap) {
 
 }  // namespace
 
+bool parse_decimal(const char* s, uint64_t* out) {
+  return parse_unsigned(s, 10, out) == Parse::kOk;
+}
+
 Args Args::parse(const Command& command, int argc, char** argv) {
   Args args(command);
   bool options_done = false;

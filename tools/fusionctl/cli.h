@@ -76,6 +76,9 @@ class Args {
 
 void print_help(const Command& command);
 
+// Decimal digits only (no sign, space or base prefix), within uint64_t.
+bool parse_decimal(const char* s, uint64_t* out);
+
 // Runtime failures: print "fusionctl: <what>: <why>" and return
 // kExitFailure. <what> starts with the subcommand's name.
 int fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,7 @@ extern const Command kStat;     // admin.cpp
 extern const Command kSend;     // messages.cpp
 extern const Command kRecv;     // messages.cpp
 extern const Command kBench;    // bench.cpp
+extern const Command kSlab;     // slab.cpp
 
 }  // namespace fusionctl
 

@@ -340,7 +340,7 @@ def qemu_command(image, machine, run_dir, shares):
     command = [
         "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
         "-no-reboot", "-accel", machine.accel, "-cpu", "max",
-        "-m", str(machine.mem), "-smp", "1" if machine.icount else str(machine.smp),
+        "-m", str(machine.mem), "-smp", str(machine.smp),
         "-kernel", str(image.vmlinuz), "-initrd", str(image.initrd),
         "-append", KERNEL_CMDLINE,
         "-chardev", f"file,id=console,path={qemu_option_value(run_dir / 'console.log')}",
@@ -352,7 +352,8 @@ def qemu_command(image, machine, run_dir, shares):
     for index, path in enumerate(shares):
         command += virtfs(share_tag(index), path)
     if machine.icount:
-        # Guest time counts instructions: repeatable timings, one vCPU.
+        # Guest time counts instructions: repeatable timings (one TCG
+        # thread runs the vCPUs in turn).
         command += ["-icount", "shift=0,sleep=off"]
     return command
 
@@ -527,7 +528,7 @@ def shares_with_workdir(workdir, shares):
     return paths + (share_path(workdir),) if hidden and not covered else paths
 
 
-def run(cmd, smp=2, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
+def run(cmd, smp=None, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
         mem=2048, stream=False, check_dmesg=True, allow_taint=False):
     """Runs cmd (a shell command line, or an argv sequence) in a fresh guest.
     Returns (returncode, output_text): the command's output, followed by lines
@@ -537,6 +538,8 @@ def run(cmd, smp=2, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, 
     command = cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))
     workdir = os.path.abspath(cwd or os.getcwd())
     job = Job(command, workdir, shares_with_workdir(workdir, shares))
+    if smp is None:
+        smp = 1 if icount else 2
     machine = Machine(smp=smp, mem=mem, icount=icount)
     machine = dataclasses.replace(machine, accel=choose_accelerator(image, machine))
     guest = boot(image, job, machine, timeout, stream)
@@ -560,10 +563,10 @@ def parse_options(argv):
         epilog=f"exit status: CMD's; {KERNEL_PROBLEM} if CMD succeeded but the kernel log or "
                f"taint shows a problem, {TIMED_OUT} on timeout, {NO_STATUS} if the guest "
                "gave no status")
-    parser.add_argument("--smp", type=int, default=2, help="vCPUs (default 2)")
+    parser.add_argument("--smp", type=int, help="vCPUs (default 2, or 1 with --icount)")
     parser.add_argument("--mem", type=int, default=2048, help="guest memory in MB (default 2048)")
     parser.add_argument("--icount", action="store_true",
-                        help="one vCPU, guest time counts instructions (repeatable timing)")
+                        help="guest time counts instructions (repeatable timing)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds before QEMU is killed (default {DEFAULT_TIMEOUT})")
     parser.add_argument("--share", action="append", default=[], metavar="DIR",

@@ -27,11 +27,18 @@ void swap(T& a, T& b) {
 
 u32 min(u32 a, u32 b) { return a < b ? a : b; }
 
+// strnlen(): clang has no __builtin_strnlen, and the core has no libc.
+usize bounded_strlen(const char* s, usize max) {
+  usize n = 0;
+  while (n < max && s[n]) ++n;
+  return n;
+}
+
 }  // namespace
 
 int Cache::create(const exo_slab_cache_params& params, Cache** out, const char** why) {
   if (!params.name || !params.name[0] ||
-      __builtin_strnlen(params.name, EXO_SLAB_NAME_MAX) == EXO_SLAB_NAME_MAX) {
+      bounded_strlen(params.name, EXO_SLAB_NAME_MAX) == EXO_SLAB_NAME_MAX) {
     *why = "name: must be 1..31 characters";
     return -kEINVAL;
   }
@@ -40,7 +47,8 @@ int Cache::create(const exo_slab_cache_params& params, Cache** out, const char**
     return -kEINVAL;
   }
   Geometry g;
-  int err = plan_geometry(params.size, params.align, params.flags & EXO_SLAB_DEBUG, &g, why);
+  int err = plan_geometry(params.size, params.align, params.flags & EXO_SLAB_DEBUG,
+                          params.ctor != nullptr, &g, why);
   if (err) return err;
 
   void* mem = exo_plat_zalloc(sizeof(Cache), true);
@@ -109,13 +117,15 @@ Magazine* Cache::new_magazine(bool may_sleep) {
   return m;
 }
 
-void Cache::release(Magazine* chain) {
+u64 Cache::release(Magazine* chain) {
+  u64 pages = 0;
   while (chain) {
     Magazine* m = chain;
     chain = m->next;
-    slabs_.free(m->objs, m->rounds);
+    pages += slabs_.free(m->objs, m->rounds);
     exo_plat_free(m);
   }
+  return pages;
 }
 
 void Cache::park(Magazine* m) {
@@ -139,7 +149,8 @@ void* Cache::take(u32 flags) {
       bump(&cc.alloc_hits);
       return m->objs[--m->rounds];
     }
-    bump(&cc.alloc_misses);
+    // Swapping to a loaded previous magazine stays in the CPU layer: no miss.
+    bump(cc.previous->rounds ? &cc.alloc_hits : &cc.alloc_misses);
     if (restock(cc)) {
       m = cc.loaded;
       return m->objs[--m->rounds];
@@ -164,7 +175,8 @@ void Cache::put(void* obj) {
       m->objs[m->rounds++] = obj;
       return;
     }
-    bump(&cc.free_misses);
+    // Swapping to a previous magazine with room stays in the CPU layer.
+    bump(cc.previous->rounds < cc.previous->capacity ? &cc.free_hits : &cc.free_misses);
     if (make_room(cc)) {
       m = cc.loaded;
       m->objs[m->rounds++] = obj;
@@ -255,7 +267,7 @@ u32 Cache::alloc_bulk(u32 flags, u32 n, void** objs) {
     while (got < n) {
       Magazine* m = cc.loaded;
       u32 k = min(m->rounds, n - got);
-      m->rounds -= k;
+      if (k) m->rounds -= k;  // no_magazine is every CPU's: never written
       __builtin_memcpy(objs + got, m->objs + m->rounds, k * sizeof(void*));
       got += k;
       if (got == n || !restock(cc)) break;
@@ -290,7 +302,7 @@ void Cache::put_bulk(u32 n, void** objs) {
       Magazine* m = cc.loaded;
       u32 k = min(m->capacity - m->rounds, n - done);
       __builtin_memcpy(m->objs + m->rounds, objs + done, k * sizeof(void*));
-      m->rounds += k;
+      if (k) m->rounds += k;  // no_magazine is every CPU's: never written
       done += k;
       if (done == n || !make_room(cc)) break;
     }
@@ -325,9 +337,10 @@ void Cache::drain_cpu(u32 cpu) {
 u64 Cache::shrink(bool pressure) {
   LockGuard admin(admin_lock_);
   if (pressure) sizer_.pressure();
-  release(depot_.take_loaded(~0u));
-  release(depot_.take_empty(~0u));
-  return slabs_.release_empty();
+  // The pages that emptying the magazines freed count too.
+  u64 pages = release(depot_.take_loaded(~0u));
+  pages += release(depot_.take_empty(~0u));
+  return pages + slabs_.release_empty();
 }
 
 u64 Cache::reclaimable() {

@@ -56,8 +56,9 @@ class Cache {
   void put(void* obj);
   void put_bulk(u32 n, void** objs);
   Magazine* new_magazine(bool may_sleep);
-  // Returns a magazine's objects to the slabs, then the magazine itself.
-  void release(Magazine* chain);
+  // Returns a magazine's objects to the slabs, then the magazine itself;
+  // returns the pages that freed.
+  u64 release(Magazine* chain);
   // Makes |cc|'s loaded magazine non-empty / non-full; false if it cannot.
   bool restock(CpuCache& cc);
   bool make_room(CpuCache& cc);

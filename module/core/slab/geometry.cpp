@@ -13,7 +13,7 @@ constexpr bool power_of_two(u32 v) { return v && !(v & (v - 1)); }
 
 }  // namespace
 
-int plan_geometry(u32 size, u32 align, bool debug, Geometry* out, const char** why) {
+int plan_geometry(u32 size, u32 align, bool debug, bool ctor, Geometry* out, const char** why) {
   if (size < EXO_SLAB_MIN_SIZE || size > EXO_SLAB_MAX_SIZE) {
     *why = "size: must be 8..4096 bytes";
     return -kEINVAL;
@@ -32,6 +32,10 @@ int plan_geometry(u32 size, u32 align, bool debug, Geometry* out, const char** w
     g.tag = align_up(size, 8) + kRedZone;
     g.free_next = g.tag + static_cast<u32>(__builtin_offsetof(DebugTag, free_next));
     g.stride = align_up(g.tag + sizeof(DebugTag), align);
+  } else if (ctor) {
+    // object | free-list link: the constructed state survives a free
+    g.free_next = align_up(size, 8);
+    g.stride = align_up(g.free_next + sizeof(void*), align);
   } else {
     g.free_next = 0;  // a free object holds the free-list link itself
     g.stride = align_up(size, align);

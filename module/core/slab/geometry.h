@@ -35,9 +35,11 @@ struct Geometry {
   u64 slab_bytes() const { return static_cast<u64>(kPageSize) << order; }
 };
 
-// Lays out objects of |size| bytes aligned to |align| (0 means 8). Returns
-// 0, or -EINVAL with |why| naming the parameter.
-int plan_geometry(u32 size, u32 align, bool debug, Geometry* out, const char** why);
+// Lays out objects of |size| bytes aligned to |align| (0 means 8). Objects
+// of a cache with a constructor (|ctor|) keep their bytes while free, so
+// their free-list link goes after them. Returns 0, or -EINVAL with |why|
+// naming the parameter.
+int plan_geometry(u32 size, u32 align, bool debug, bool ctor, Geometry* out, const char** why);
 
 }  // namespace exo::slab
 

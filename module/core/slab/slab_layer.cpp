@@ -130,8 +130,9 @@ u32 SlabLayer::alloc(void** out, u32 n, bool may_sleep) {
   return got;
 }
 
-void SlabLayer::free(void* const* objs, u32 n) {
+u64 SlabLayer::free(void* const* objs, u32 n) {
   Slab* release = nullptr;  // empty slabs past kKeepEmpty, freed unlocked
+  u64 pages = 0;
   {
     LockGuard guard(lock_);
     for (u32 i = 0; i < n; ++i) {
@@ -143,10 +144,14 @@ void SlabLayer::free(void* const* objs, u32 n) {
       ++counters_.frees;
       --counters_.inuse;
       relist(s, from);
-      if (s->inuse == 0 && empty_.count() > kKeepEmpty) unlist_for_release(s, &release);
+      if (s->inuse == 0 && empty_.count() > kKeepEmpty) {
+        unlist_for_release(s, &release);
+        pages += 1ull << geometry_.order;
+      }
     }
   }
   free_chain(release);
+  return pages;
 }
 
 u64 SlabLayer::release_empty() {

@@ -51,7 +51,8 @@ class SlabLayer {
 
   // Up to |n| objects into |out|; fewer only when pages ran out.
   u32 alloc(void** out, u32 n, bool may_sleep);
-  void free(void* const* objs, u32 n);
+  // Returns the pages of the slabs this emptied past kKeepEmpty.
+  u64 free(void* const* objs, u32 n);
   // Returns the empty slabs to the page allocator; pages freed.
   u64 release_empty();
 
