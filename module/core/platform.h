@@ -54,7 +54,7 @@ void exo_plat_cpu_exit(void);
 unsigned int exo_plat_nr_cpus(void);
 
 /* A diagnostic (double free, overrun, leak): the kernel log, or stderr. */
-void exo_plat_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void exo_plat_report(const char *fmt, ...);
 
 #ifdef __cplusplus
 }

@@ -56,7 +56,7 @@ void exo_plat_free(void *p)
 }
 
 struct exo_lock {
-	spinlock_t lock;
+	spinlock_t lock;	/* the lock itself; see exo_plat_lock_create() */
 };
 
 /* One spin_lock_init() site, so one lockdep class, per kind. */

@@ -50,7 +50,7 @@ static __always_inline void *exo_bench_alloc(struct exo_bench *b)
 					     kmem_cache_alloc(b->kmem, GFP_KERNEL);
 
 	if (likely(p))
-		*(volatile char *)p = 1;	/* touch it, as a user would */
+		WRITE_ONCE(*(char *)p, 1);	/* touch it, as a user would */
 	return p;
 }
 
@@ -149,13 +149,17 @@ static int exo_handoff_producer(void *arg)
 			WRITE_ONCE(h->err, -ENOMEM);
 			break;
 		}
+		/* Pairs with the consumer's release: its free of the slot is done. */
 		while (i - smp_load_acquire(&h->tail) >= EXO_HANDOFF)
 			cond_resched();
 		h->slots[i % EXO_HANDOFF] = p;
+		/* Publishes the slot to the consumer's acquire. */
 		smp_store_release(&h->head, i + 1);
 	}
-	if (READ_ONCE(h->err))
+	if (READ_ONCE(h->err)) {
+		/* A failure ends the consumer's wait too (release, as above). */
 		smp_store_release(&h->head, ULONG_MAX);
+	}
 	complete(&h->done[0]);
 	return 0;
 }
@@ -166,11 +170,13 @@ static int exo_handoff_consumer(void *arg)
 	unsigned long i, head;
 
 	for (i = 0; i < h->bench->iters; i++) {
+		/* Pairs with the producer's release of the slot. */
 		while ((head = smp_load_acquire(&h->head)) == i)
 			cond_resched();
 		if (head == ULONG_MAX)
 			break;
 		exo_bench_free(h->bench, h->slots[i % EXO_HANDOFF]);
+		/* Hands the slot back to the producer's acquire. */
 		smp_store_release(&h->tail, i + 1);
 	}
 	complete(&h->done[1]);
@@ -204,7 +210,9 @@ static int exo_bench_crosscpu(struct exo_bench *b)
 	wake_up_process(prod);
 	wait_for_completion(&h->done[0]);
 	wait_for_completion(&h->done[1]);
-	prod = cons = NULL;	/* both returned: the kthreads are gone */
+	/* Both returned: the kthreads are gone. */
+	prod = NULL;
+	cons = NULL;
 	err = h->err;
 out:
 	if (!IS_ERR_OR_NULL(prod))
@@ -250,14 +258,14 @@ static void exo_bench_teardown(struct exo_bench *b)
 {
 	if (b->slab)
 		exo_slab_destroy(b->slab);
-	if (b->kmem)
-		kmem_cache_destroy(b->kmem);
+	kmem_cache_destroy(b->kmem);
 }
 
 static int exo_slab_bench(const char *cmd)
 {
 	char scenario[16], impl[16];
 	struct exo_bench b = {};
+	unsigned long iters;
 	unsigned int size;
 	u64 start, ns;
 	int err;
@@ -271,16 +279,18 @@ static int exo_slab_bench(const char *cmd)
 	if (err)
 		goto out;
 	/* One untimed round, so both start with warm caches. */
-	b.iters /= 10;
+	iters = b.iters;
+	b.iters = max(iters / 10, 1UL);
 	err = exo_bench_run(scenario, &b);
-	b.iters *= 10;
+	b.iters = iters;
 	if (err)
 		goto out;
 	start = ktime_get_ns();
 	err = exo_bench_run(scenario, &b);
 	ns = ktime_get_ns() - start;
 	if (!err)
-		snprintf(exo_test_result, sizeof(exo_test_result), "ops %lu ns %llu\n", b.iters, ns);
+		snprintf(exo_test_result, sizeof(exo_test_result), "ops %lu ns %llu\n",
+			 b.iters, ns);
 out:
 	exo_bench_teardown(&b);
 	return err;
