@@ -41,7 +41,6 @@ struct exo_lock;
 struct exo_lock *exo_plat_lock_create(enum exo_lock_kind kind);
 void exo_plat_lock_destroy(struct exo_lock *lock);
 void exo_plat_lock(struct exo_lock *lock);
-int exo_plat_trylock(struct exo_lock *lock);	/* 1 when taken */
 void exo_plat_unlock(struct exo_lock *lock);
 
 /*

@@ -85,20 +85,11 @@ void exo_plat_lock_destroy(struct exo_lock *lock)
 	kfree(lock);
 }
 
-/* Wrappers that return holding the lock: sparse is told so. */
+/* Returns holding the lock: sparse is told so. */
 void exo_plat_lock(struct exo_lock *lock)
 	__acquires(&lock->lock)
 {
 	spin_lock(&lock->lock);
-}
-
-int exo_plat_trylock(struct exo_lock *lock)
-	__acquires(&lock->lock)
-{
-	if (spin_trylock(&lock->lock))
-		return 1;
-	__acquire(&lock->lock);	/* sparse: one context on both paths */
-	return 0;
 }
 
 void exo_plat_unlock(struct exo_lock *lock)

@@ -44,11 +44,12 @@ TEST_F(SizerTest, StartsAtTheInitialSizeWithAnEmptyTrace) {
   EXPECT_TRUE(trace().empty());
 }
 
-TEST_F(SizerTest, GrowsWhenMoreThanOneSixteenthMisses) {
-  tick(1000, 1000 / 16);  // 62 of 1000: not more than 1/16
-  tick(1600, 100);        // exactly 1/16
+TEST_F(SizerTest, GrowsWhenMoreThanOneInKMissShareMisses) {
+  static_assert(MagazineSizer::kMissShare == 64, "the figures below assume 1/64");
+  tick(1000, 1000 / 64);  // 15 of 1000: not more than 1/64
+  tick(6400, 100);        // exactly 1/64
   EXPECT_EQ(size(), MagazineSizer::kInitial);
-  tick(1600, 101);
+  tick(6400, 101);
   EXPECT_EQ(size(), 2 * MagazineSizer::kInitial);
   std::vector<exo_slab_resize_event> t = trace();
   ASSERT_EQ(t.size(), 1u);
@@ -56,7 +57,7 @@ TEST_F(SizerTest, GrowsWhenMoreThanOneSixteenthMisses) {
   EXPECT_EQ(t[0].from, MagazineSizer::kInitial);
   EXPECT_EQ(t[0].to, 2 * MagazineSizer::kInitial);
   EXPECT_EQ(t[0].reason, EXO_SLAB_GROW_MISSES);
-  EXPECT_EQ(t[0].ops, 1600u);
+  EXPECT_EQ(t[0].ops, 6400u);
   EXPECT_EQ(t[0].misses, 101u);
   EXPECT_EQ(t[0].contended, 0u);
 }
@@ -116,7 +117,7 @@ TEST_F(SizerTest, SteadyLoadNeverShrinks) {
   // Any busy tick without enough misses, however few operations it has.
   const u64 ops[] = {1, 10, 255, 256, 10000, 1};
   for (int round = 0; round < 50; ++round)
-    for (u64 n : ops) tick(n, n / 20);
+    for (u64 n : ops) tick(n, n / (2 * MagazineSizer::kMissShare));
   EXPECT_EQ(size(), 32u);
   EXPECT_EQ(trace().size(), 1u);
 }
@@ -161,12 +162,12 @@ TEST_F(SizerTest, PressureHalvesAtOnceDownToTheMinimum) {
 }
 
 // A load whose miss rate falls as magazines grow (as a real one does):
-// the size climbs to where misses drop under 1/16 and stays there, with
+// the size climbs to where misses drop to 1/64 and stays there, with
 // no change back and forth however long the load lasts.
 TEST_F(SizerTest, NeverFlapsUnderSteadyLoad) {
   for (int i = 0; i < 500; ++i) {
     u64 ops = 4096;
-    tick(ops, ops * 3 / size());  // 3/16 at 16, 3/32, then 3/64 < 1/16
+    tick(ops, ops / size());  // 1/16 at 16, 1/32, then 1/64: not more than 1/64
   }
   EXPECT_EQ(size(), 64u);
   std::vector<exo_slab_resize_event> t = trace();

@@ -54,32 +54,39 @@ char last_report[256];
 pthread_mutex_t report_mutex = PTHREAD_MUTEX_INITIALIZER;
 std::atomic<bool> slot_taken[kSlots];
 
-class SlotHolder {
+constexpr unsigned int kNoSlot = ~0u;
+
+// The thread's slot, read on every cache operation: a trivial thread_local,
+// so reading it needs no TLS initialisation guard.
+thread_local unsigned int this_thread_slot = kNoSlot;
+
+// Gives the slot back when its thread exits; touched only when one is taken.
+class SlotReleaser {
  public:
-  unsigned int get() {
-    if (slot_ == kNone) slot_ = claim();
-    return slot_;
-  }
-  ~SlotHolder() {
-    if (slot_ != kNone) slot_taken[slot_].store(false, std::memory_order_release);
+  void hold(unsigned int slot) { slot_ = slot; }
+  ~SlotReleaser() {
+    if (slot_ != kNoSlot) slot_taken[slot_].store(false, std::memory_order_release);
   }
 
  private:
-  static constexpr unsigned int kNone = ~0u;
-  static unsigned int claim() {
-    for (unsigned int i = 0; i < kSlots; ++i) {
-      bool expected = false;
-      if (!slot_taken[i].load(std::memory_order_relaxed) &&
-          slot_taken[i].compare_exchange_strong(expected, true, std::memory_order_acquire))
-        return i;
-    }
-    fprintf(stderr, "exofusion hosted: more than %u threads use slab caches at once\n", kSlots);
-    abort();
-  }
-  unsigned int slot_ = kNone;
+  unsigned int slot_ = kNoSlot;
 };
 
-thread_local SlotHolder this_thread_slot;
+thread_local SlotReleaser slot_releaser;
+
+__attribute__((noinline)) unsigned int claim_slot() {
+  for (unsigned int i = 0; i < kSlots; ++i) {
+    bool expected = false;
+    if (!slot_taken[i].load(std::memory_order_relaxed) &&
+        slot_taken[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      slot_releaser.hold(i);
+      this_thread_slot = i;
+      return i;
+    }
+  }
+  fprintf(stderr, "exofusion hosted: more than %u threads use slab caches at once\n", kSlots);
+  abort();
+}
 
 }  // namespace
 
@@ -123,13 +130,12 @@ extern "C" void exo_plat_lock_destroy(exo_lock* lock) {
 
 extern "C" void exo_plat_lock(exo_lock* lock) { pthread_mutex_lock(&lock->mutex); }
 
-extern "C" int exo_plat_trylock(exo_lock* lock) {
-  return pthread_mutex_trylock(&lock->mutex) == 0;
-}
-
 extern "C" void exo_plat_unlock(exo_lock* lock) { pthread_mutex_unlock(&lock->mutex); }
 
-extern "C" unsigned int exo_plat_cpu_enter(void) { return this_thread_slot.get(); }
+extern "C" unsigned int exo_plat_cpu_enter(void) {
+  unsigned int slot = this_thread_slot;
+  return __builtin_expect(slot != kNoSlot, 1) ? slot : claim_slot();
+}
 
 extern "C" void exo_plat_cpu_exit(void) {}
 

@@ -15,8 +15,6 @@ Magazine no_magazine;
 
 bool real(const Magazine* m) { return m->capacity != 0; }
 
-// Per-CPU counters: written by their CPU only, read racily by stats().
-void bump(u64* counter, u64 by = 1) { store_relaxed(counter, load_relaxed(counter) + by); }
 
 template <typename T>
 void swap(T& a, T& b) {
@@ -134,7 +132,7 @@ void Cache::park(Magazine* m) {
 
 // --- level 1 -----------------------------------------------------------------
 
-void* Cache::alloc(u32 flags) {
+void* Cache::alloc_slow(u32 flags) {
   void* obj = take(flags);
   if (__builtin_expect(debug_, 0) && obj) checks_.check_alloc(obj);
   return obj;
@@ -159,7 +157,7 @@ void* Cache::take(u32 flags) {
   return alloc_refill(flags);
 }
 
-void Cache::free(void* obj) {
+void Cache::free_slow(void* obj) {
   if (!obj) return;
   if (__builtin_expect(debug_, 0) && !checks_.check_free(obj)) return;
   put(obj);
@@ -193,6 +191,11 @@ bool Cache::restock(CpuCache& cc) {
     swap(cc.loaded, cc.previous);
     return true;
   }
+  if (real(cc.previous) && cc.previous->capacity != sizer_.size()) {
+    // Empty and made before a resize: retired, so the new size takes over.
+    exo_plat_free(cc.previous);
+    cc.previous = &no_magazine;
+  }
   Magazine* got;
   if (depot_.trade_for_loaded(real(cc.previous) ? cc.previous : nullptr, &got) !=
       Depot::Trade::kDone)
@@ -214,6 +217,12 @@ bool Cache::make_room(CpuCache& cc) {
     // No empty magazine anywhere: make one (we cannot sleep here).
     got = new_magazine(/*may_sleep=*/false);
     if (got && give) depot_.put(give);
+  } else if (got && got->capacity != sizer_.size()) {
+    // Made before a resize: replaced when memory allows.
+    if (Magazine* fresh = new_magazine(/*may_sleep=*/false)) {
+      exo_plat_free(got);
+      got = fresh;
+    }
   }
   if (got) {
     cc.previous = cc.loaded;
@@ -234,6 +243,11 @@ bool Cache::make_room(CpuCache& cc) {
 void* Cache::alloc_refill(u32 flags) {
   bool may_sleep = !(flags & EXO_SLAB_NOWAIT);
   Magazine* m = depot_.take_empty(1);
+  if (m && m->capacity != sizer_.size()) {
+    // Made before a resize: retired here, so the new size takes over.
+    exo_plat_free(m);
+    m = nullptr;
+  }
   if (!m) m = new_magazine(may_sleep);
   if (!m) {
     void* obj;

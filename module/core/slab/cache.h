@@ -11,14 +11,21 @@
 #ifndef EXO_CORE_SLAB_CACHE_H
 #define EXO_CORE_SLAB_CACHE_H
 
+#include "module/core/atomic.h"
 #include "module/core/slab/debug_checks.h"
 #include "module/core/slab/depot.h"
 #include "module/core/slab/magazine.h"
 #include "module/core/slab/magazine_sizer.h"
 #include "module/core/slab/slab_api.h"
+#include "module/core/slab/lock.h"
 #include "module/core/slab/slab_layer.h"
 
 namespace exo::slab {
+
+// Per-CPU counters: written by their CPU only, read racily by stats().
+inline void bump(u64* counter, u64 by = 1) {
+  store_relaxed(counter, load_relaxed(counter) + by);
+}
 
 // One CPU's magazines and counters, on a cache line of its own. Touched
 // only by its CPU while pinned, except by drain_cpu() when it is idle;
@@ -34,8 +41,32 @@ class Cache {
   static int create(const exo_slab_cache_params& params, Cache** out, const char** why);
   u64 destroy();
 
-  void* alloc(u32 flags);
-  void free(void* obj);
+  // The common cases inline: one magazine pop or push, CPU pinned.
+  void* alloc(u32 flags) {
+    if (__builtin_expect(!debug_, 1)) {
+      CpuPin pin;
+      CpuCache& cc = cpus_[pin.cpu()];
+      Magazine* m = cc.loaded;
+      if (__builtin_expect(m->rounds != 0, 1)) {
+        bump(&cc.alloc_hits);
+        return m->objs[--m->rounds];
+      }
+    }
+    return alloc_slow(flags);
+  }
+  void free(void* obj) {
+    if (__builtin_expect(!debug_ && obj != nullptr, 1)) {
+      CpuPin pin;
+      CpuCache& cc = cpus_[pin.cpu()];
+      Magazine* m = cc.loaded;
+      if (__builtin_expect(m->rounds < m->capacity, 1)) {
+        bump(&cc.free_hits);
+        m->objs[m->rounds++] = obj;
+        return;
+      }
+    }
+    free_slow(obj);
+  }
   u32 alloc_bulk(u32 flags, u32 n, void** objs);
   void free_bulk(u32 n, void** objs);
 
@@ -51,7 +82,10 @@ class Cache {
   Cache() = default;
   int init(const exo_slab_cache_params& params, const Geometry& g);
 
-  // Without the debug checks: alloc() and free() add them in debug mode.
+  // Everything but the inline cases, with the debug checks.
+  void* alloc_slow(u32 flags);
+  void free_slow(void* obj);
+  // Without the debug checks.
   void* take(u32 flags);
   void put(void* obj);
   void put_bulk(u32 n, void** objs);

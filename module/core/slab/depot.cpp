@@ -16,12 +16,18 @@ void Depot::destroy() {
   lock_ = nullptr;
 }
 
-bool Depot::lock() {
-  if (exo_plat_trylock(lock_)) return false;
+// Contention is counted as Bonwick counts it, without a trylock: whoever
+// arrives while another is inside (holding or waiting) had to wait.
+void Depot::lock() {
+  bool busy = fetch_add(&inside_, 1u) != 0;
   exo_plat_lock(lock_);
   // Read racily by counters(): a statistic, written only under the lock.
-  store_relaxed(&contended_, contended_ + 1);
-  return true;
+  if (busy) store_relaxed(&contended_, contended_ + 1);
+}
+
+void Depot::unlock() {
+  fetch_add(&inside_, ~0u);  // minus one
+  exo_plat_unlock(lock_);
 }
 
 Depot::Trade Depot::trade_for_loaded(Magazine* give, Magazine** got) {
@@ -32,7 +38,7 @@ Depot::Trade Depot::trade_for_loaded(Magazine* give, Magazine** got) {
     if (give) empty_.push(give);
     ++exchanges_;
   }
-  exo_plat_unlock(lock_);
+  unlock();
   *got = m;
   return m ? Trade::kDone : Trade::kNone;
 }
@@ -52,7 +58,7 @@ Depot::Trade Depot::trade_for_empty(Magazine* give, Magazine** got) {
     *got = m;
     t = Trade::kDone;
   }
-  exo_plat_unlock(lock_);
+  unlock();
   return t;
 }
 
@@ -64,7 +70,7 @@ void Depot::put(Magazine* m) {
     loaded_.push(m);
     cached_ += m->rounds;
   }
-  exo_plat_unlock(lock_);
+  unlock();
 }
 
 Magazine* Depot::take_loaded(u32 n) {
@@ -77,7 +83,7 @@ Magazine* Depot::take_loaded(u32 n) {
     m->next = chain;
     chain = m;
   }
-  exo_plat_unlock(lock_);
+  unlock();
   return chain;
 }
 
@@ -90,7 +96,7 @@ Magazine* Depot::take_empty(u32 n) {
     m->next = chain;
     chain = m;
   }
-  exo_plat_unlock(lock_);
+  unlock();
   return chain;
 }
 
@@ -100,13 +106,13 @@ void Depot::unused_since_last(u32* loaded, u32* empty) {
   *empty = empty_.low();
   loaded_.reset_low();
   empty_.reset_low();
-  exo_plat_unlock(lock_);
+  unlock();
 }
 
 DepotCounters Depot::counters() {
-  exo_plat_lock(lock_);
+  lock();
   DepotCounters c{loaded_.count(), empty_.count(), cached_, exchanges_, contended_};
-  exo_plat_unlock(lock_);
+  unlock();
   return c;
 }
 

@@ -44,8 +44,10 @@ class Depot {
   DepotCounters counters();
 
  private:
-  bool lock();  // true when contended
+  void lock();
+  void unlock();
   exo_lock* lock_ = nullptr;
+  u32 inside_ = 0;  // holders and waiters of lock_, for contention
   MagazineList loaded_, empty_;
   u64 cached_ = 0;
   u64 exchanges_ = 0;

@@ -10,11 +10,6 @@ namespace exo::slab {
 class LockGuard {
  public:
   explicit LockGuard(exo_lock* lock) : lock_(lock) { exo_plat_lock(lock_); }
-  // Takes the lock and tells whether it had to wait for it.
-  LockGuard(exo_lock* lock, bool* contended) : lock_(lock) {
-    *contended = !exo_plat_trylock(lock_);
-    if (*contended) exo_plat_lock(lock_);
-  }
   ~LockGuard() { exo_plat_unlock(lock_); }
   LockGuard(const LockGuard&) = delete;
   LockGuard& operator=(const LockGuard&) = delete;

@@ -17,7 +17,7 @@ void MagazineSizer::tick(u64 ops, u64 misses, u64 contended) {
   u32 size = size_;
   if (size < kMax && contended > kContendedToGrow)
     resize(size * 2, EXO_SLAB_GROW_CONTENTION, ops, misses, contended);
-  else if (size < kMax && ops >= kMinOpsToJudge && misses * 16 > ops)
+  else if (size < kMax && ops >= kMinOpsToJudge && misses * kMissShare > ops)
     resize(size * 2, EXO_SLAB_GROW_MISSES, ops, misses, contended);
   else if (size > kMin && idle_ticks_ >= kIdleTicksToShrink)
     resize(size / 2, EXO_SLAB_SHRINK_IDLE, ops, misses, contended);

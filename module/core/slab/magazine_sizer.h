@@ -2,7 +2,7 @@
 // The adaptive magazine size. Bigger magazines mean fewer trips to the
 // depot (less lock traffic), smaller ones less memory parked in CPUs.
 // Once per tick it sees what the CPU layer did:
-//   - grow (x2) when more than 1/16 of the operations missed the CPU layer
+//   - grow (x2) when more than 1/kMissShare of the operations missed the CPU layer
 //     (seed: hit-rate tuning) or when the depot lock was contended more
 //     than kContendedToGrow times (Bonwick: contention counting);
 //   - shrink (/2) after kIdleTicksToShrink ticks without operations, or at
@@ -24,6 +24,9 @@ class MagazineSizer {
   static constexpr u32 kInitial = 16;  // the seed's refill batch
   static constexpr u32 kMax = 256;
   static constexpr u64 kMinOpsToJudge = 256;
+  // A miss costs a depot trade (a lock, two atomics, cold magazine lines):
+  // one in 64 operations keeps that well under a cycle per operation.
+  static constexpr u64 kMissShare = 64;
   static constexpr u64 kContendedToGrow = 16;
   static constexpr u32 kIdleTicksToShrink = 2;
 

@@ -69,7 +69,10 @@ struct exo_slab_stats {
 	unsigned long long cpu_free_hits;
 	unsigned long long cpu_alloc_misses;	/* went to the depot or slabs */
 	unsigned long long cpu_free_misses;
-	unsigned long long cpu_cached;		/* objects in CPU magazines */
+	/*
+	 * (Objects in CPU magazines are not counted: their CPUs change them
+	 * without atomics. slab objects_in_use - depot_cached bounds them.)
+	 */
 	/* level 2: the depot */
 	unsigned long long depot_full_magazines;
 	unsigned long long depot_empty_magazines;
