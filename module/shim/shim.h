@@ -74,6 +74,7 @@ unsigned long exo_kcache_destroy(struct exo_kcache *kc);
 void *exo_kcache_alloc(struct exo_kcache *kc, gfp_t gfp);
 void exo_kcache_free(struct exo_kcache *kc, void *obj);
 struct exo_slab_cache *exo_kcache_core(struct exo_kcache *kc);
+char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_t len);
 
 /* slab_test.c: in-kernel slab benchmarks and self-tests (debugfs) */
 void exo_slab_test_init(void);

@@ -282,18 +282,26 @@ static void exo_slab_tick_all(void)
 	mutex_unlock(&exo_kcaches_lock);
 }
 
+/* A command written to a debugfs file, NUL-terminated and trimmed. */
+char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_t len)
+{
+	if (len >= size)
+		return ERR_PTR(-EINVAL);
+	if (copy_from_user(buf, ubuf, len))
+		return ERR_PTR(-EFAULT);
+	buf[len] = '\0';
+	return strim(buf);
+}
+
 /* "shrink", "pressure" (shrink and step magazines down) or "tick". */
 static ssize_t exo_slab_ctl_write(struct file *file, const char __user *ubuf, size_t len,
 				  loff_t *ppos)
 {
-	char cmd[16];
+	char buf[16], *cmd;
 
-	if (len >= sizeof(cmd))
-		return -EINVAL;
-	if (copy_from_user(cmd, ubuf, len))
-		return -EFAULT;
-	cmd[len] = '\0';
-	strim(cmd);
+	cmd = exo_debugfs_command(buf, sizeof(buf), ubuf, len);
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
 	if (!strcmp(cmd, "shrink"))
 		exo_slab_shrink_all(false);
 	else if (!strcmp(cmd, "pressure"))

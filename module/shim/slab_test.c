@@ -509,16 +509,13 @@ static int exo_selftest_stress(unsigned int ms)
 static ssize_t exo_test_write(struct file *file, const char __user *ubuf, size_t len,
 			      loff_t *ppos, bool bench)
 {
+	char buf[64], *cmd;
 	unsigned int ms;
-	char cmd[64];
 	int err;
 
-	if (len >= sizeof(cmd))
-		return -EINVAL;
-	if (copy_from_user(cmd, ubuf, len))
-		return -EFAULT;
-	cmd[len] = '\0';
-	strim(cmd);
+	cmd = exo_debugfs_command(buf, sizeof(buf), ubuf, len);
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
 	mutex_lock(&exo_test_lock);
 	exo_test_result[0] = '\0';
 	if (bench)

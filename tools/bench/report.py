@@ -103,21 +103,24 @@ def tables(figures):
     return "\n".join(out)
 
 
+def target_line(what, mine, other, bound, lower=True, note=""):
+    """"- what = ratio (target <= bound): met", or "not measured"."""
+    if not mine or not other or not other["value"]:
+        return f"- {what}: not measured"
+    ratio = mine["value"] / other["value"]
+    met = ratio <= bound if lower else ratio >= bound
+    sign = "<=" if lower else ">="
+    return f"- {what} = {ratio:.2f}{note} (target {sign} {bound}): {'met' if met else 'MISSED'}"
+
+
 def check_targets(figures):
     """One line per target: met, missed, or not measured."""
     lines = []
     for env, scenario, metric, peer, bound in TARGETS:
-        mine = figures.get(("rings", env, scenario, metric, "exofusion"))
-        other = figures.get(("rings", env, scenario, metric, peer))
-        what = f"{env} {scenario} {metric}: exofusion/{peer}"
-        if not mine or not other or not other["value"]:
-            lines.append(f"- {what}: not measured")
-            continue
-        ratio = mine["value"] / other["value"]
-        lower = metric in LOWER_IS_BETTER
-        met = ratio <= bound if lower else ratio >= bound
-        sign = "<=" if lower else ">="
-        lines.append(f"- {what} = {ratio:.2f} (target {sign} {bound}): {'met' if met else 'MISSED'}")
+        lines.append(target_line(f"{env} {scenario} {metric}: exofusion/{peer}",
+                                 figures.get(("rings", env, scenario, metric, "exofusion")),
+                                 figures.get(("rings", env, scenario, metric, peer)),
+                                 bound, lower=metric in LOWER_IS_BETTER))
     zc = figures.get(("rings", "host", "zerocopy-64KiB", "copies_per_msg", "exofusion"))
     if zc:
         lines.append(f"- host zerocopy-64KiB copies_per_msg = {zc['value']:g} (target 0): "
@@ -127,35 +130,27 @@ def check_targets(figures):
 
 
 def check_slab_targets(figures):
-    """The slab suite's targets: exofusion-slab against the best peer."""
+    """The slab suite's targets: exofusion-slab against the best peer, and
+    against itself in another pattern."""
     lines = []
     me = MINE["slab"]
     for env, scenario, metric, peers, bound in SLAB_TARGETS:
-        mine = figures.get(("slab", env, scenario, metric, me))
         measured = {p: figures[("slab", env, scenario, metric, p)] for p in peers
                     if ("slab", env, scenario, metric, p) in figures}
         measured = {p: r for p, r in measured.items() if r["value"]}
         name = "/".join(peers) if len(peers) == 1 else f"best of {'/'.join(peers)}"
-        what = f"{env} {scenario} {metric}: {me}/{name}"
-        if not mine or not measured:
-            lines.append(f"- {what}: not measured")
-            continue
-        best = min(measured, key=lambda p: measured[p]["value"])
-        ratio = mine["value"] / measured[best]["value"]
+        best = min(measured, key=lambda p: measured[p]["value"]) if measured else None
         missing = [p for p in peers if p not in measured]
-        note = f" ({best}" + (f"; {', '.join(missing)} not measured" if missing else "") + ")"
-        lines.append(f"- {what} = {ratio:.2f}{note if len(peers) > 1 or missing else ''} "
-                     f"(target <= {bound}): {'met' if ratio <= bound else 'MISSED'}")
+        note = ""
+        if best and (len(peers) > 1 or missing):
+            note = f" ({best}" + (f"; {', '.join(missing)} not measured" if missing else "") + ")"
+        lines.append(target_line(f"{env} {scenario} {metric}: {me}/{name}",
+                                 figures.get(("slab", env, scenario, metric, me)),
+                                 measured.get(best), bound, note=note))
     for env, metric, scenario, baseline, bound in SLAB_SELF_TARGETS:
-        mine = figures.get(("slab", env, scenario, metric, me))
-        base = figures.get(("slab", env, baseline, metric, me))
-        what = f"{env} {metric}: {me} {scenario}/{baseline}"
-        if not mine or not base or not base["value"]:
-            lines.append(f"- {what}: not measured")
-            continue
-        ratio = mine["value"] / base["value"]
-        lines.append(f"- {what} = {ratio:.2f} (target <= {bound}): "
-                     f"{'met' if ratio <= bound else 'MISSED'}")
+        lines.append(target_line(f"{env} {metric}: {me} {scenario}/{baseline}",
+                                 figures.get(("slab", env, scenario, metric, me)),
+                                 figures.get(("slab", env, baseline, metric, me)), bound))
     return lines
 
 

@@ -142,15 +142,11 @@ void* Cache::take(u32 flags) {
   {
     CpuPin pin;
     CpuCache& cc = cpus_[pin.cpu()];
-    Magazine* m = cc.loaded;
-    if (__builtin_expect(m->rounds != 0, 1)) {
-      bump(&cc.alloc_hits);
-      return m->objs[--m->rounds];
-    }
+    if (void* obj = pop_loaded(cc)) return obj;
     // Swapping to a loaded previous magazine stays in the CPU layer: no miss.
     bump(cc.previous->rounds ? &cc.alloc_hits : &cc.alloc_misses);
     if (restock(cc)) {
-      m = cc.loaded;
+      Magazine* m = cc.loaded;  // counted above
       return m->objs[--m->rounds];
     }
   }
@@ -167,16 +163,11 @@ void Cache::put(void* obj) {
   {
     CpuPin pin;
     CpuCache& cc = cpus_[pin.cpu()];
-    Magazine* m = cc.loaded;
-    if (__builtin_expect(m->rounds < m->capacity, 1)) {
-      bump(&cc.free_hits);
-      m->objs[m->rounds++] = obj;
-      return;
-    }
+    if (push_loaded(cc, obj)) return;
     // Swapping to a previous magazine with room stays in the CPU layer.
     bump(cc.previous->rounds < cc.previous->capacity ? &cc.free_hits : &cc.free_misses);
     if (make_room(cc)) {
-      m = cc.loaded;
+      Magazine* m = cc.loaded;
       m->objs[m->rounds++] = obj;
       return;
     }
@@ -362,14 +353,16 @@ u64 Cache::reclaimable() {
   return depot_.counters().cached + s.slabs_empty * slabs_.geometry().per_slab;
 }
 
-void Cache::cpu_totals(u64* ops, u64* misses) {
-  *ops = *misses = 0;
+Cache::CpuCounters Cache::cpu_counters() {
+  CpuCounters sum = {};
   for (u32 cpu = 0; cpu < nr_cpus_; ++cpu) {
     CpuCache& cc = cpus_[cpu];
-    u64 m = load_relaxed(&cc.alloc_misses) + load_relaxed(&cc.free_misses);
-    *ops += load_relaxed(&cc.alloc_hits) + load_relaxed(&cc.free_hits) + m;
-    *misses += m;
+    sum.alloc_hits += load_relaxed(&cc.alloc_hits);
+    sum.free_hits += load_relaxed(&cc.free_hits);
+    sum.alloc_misses += load_relaxed(&cc.alloc_misses);
+    sum.free_misses += load_relaxed(&cc.free_misses);
   }
+  return sum;
 }
 
 void Cache::tick() {
@@ -381,8 +374,9 @@ void Cache::tick() {
   release(depot_.take_loaded(unused_loaded));
   release(depot_.take_empty(unused_empty));
 
-  u64 ops, misses;
-  cpu_totals(&ops, &misses);
+  CpuCounters cpu = cpu_counters();
+  u64 misses = cpu.alloc_misses + cpu.free_misses;
+  u64 ops = cpu.alloc_hits + cpu.free_hits + misses;
   u64 contended = depot_.counters().contended;
   sizer_.tick(ops - last_ops_, misses - last_misses_, contended - last_contended_);
   last_ops_ = ops;
@@ -401,13 +395,11 @@ void Cache::stats(struct exo_slab_stats* out) {
   out->slab_order = g.order;
   out->magazine_size = sizer_.size();
   out->debug = debug_;
-  for (u32 cpu = 0; cpu < nr_cpus_; ++cpu) {
-    CpuCache& cc = cpus_[cpu];
-    out->cpu_alloc_hits += load_relaxed(&cc.alloc_hits);
-    out->cpu_free_hits += load_relaxed(&cc.free_hits);
-    out->cpu_alloc_misses += load_relaxed(&cc.alloc_misses);
-    out->cpu_free_misses += load_relaxed(&cc.free_misses);
-  }
+  CpuCounters cpu = cpu_counters();
+  out->cpu_alloc_hits = cpu.alloc_hits;
+  out->cpu_free_hits = cpu.free_hits;
+  out->cpu_alloc_misses = cpu.alloc_misses;
+  out->cpu_free_misses = cpu.free_misses;
   DepotCounters d = depot_.counters();
   out->depot_full_magazines = d.full;
   out->depot_empty_magazines = d.empty;

@@ -45,25 +45,14 @@ class Cache {
   void* alloc(u32 flags) {
     if (__builtin_expect(!debug_, 1)) {
       CpuPin pin;
-      CpuCache& cc = cpus_[pin.cpu()];
-      Magazine* m = cc.loaded;
-      if (__builtin_expect(m->rounds != 0, 1)) {
-        bump(&cc.alloc_hits);
-        return m->objs[--m->rounds];
-      }
+      if (void* obj = pop_loaded(cpus_[pin.cpu()])) return obj;
     }
     return alloc_slow(flags);
   }
   void free(void* obj) {
     if (__builtin_expect(!debug_ && obj != nullptr, 1)) {
       CpuPin pin;
-      CpuCache& cc = cpus_[pin.cpu()];
-      Magazine* m = cc.loaded;
-      if (__builtin_expect(m->rounds < m->capacity, 1)) {
-        bump(&cc.free_hits);
-        m->objs[m->rounds++] = obj;
-        return;
-      }
+      if (push_loaded(cpus_[pin.cpu()], obj)) return;
     }
     free_slow(obj);
   }
@@ -82,6 +71,20 @@ class Cache {
   Cache() = default;
   int init(const exo_slab_cache_params& params, const Geometry& g);
 
+  // The loaded magazine alone: nullptr / false when it is dry / full.
+  static void* pop_loaded(CpuCache& cc) {
+    Magazine* m = cc.loaded;
+    if (__builtin_expect(m->rounds == 0, 0)) return nullptr;
+    bump(&cc.alloc_hits);
+    return m->objs[--m->rounds];
+  }
+  static bool push_loaded(CpuCache& cc, void* obj) {
+    Magazine* m = cc.loaded;
+    if (__builtin_expect(m->rounds == m->capacity, 0)) return false;
+    bump(&cc.free_hits);
+    m->objs[m->rounds++] = obj;
+    return true;
+  }
   // Everything but the inline cases, with the debug checks.
   void* alloc_slow(u32 flags);
   void free_slow(void* obj);
@@ -98,7 +101,10 @@ class Cache {
   bool make_room(CpuCache& cc);
   void* alloc_refill(u32 flags);
   void park(Magazine* m);  // to the depot, unless it is no magazine
-  void cpu_totals(u64* ops, u64* misses);
+  struct CpuCounters {
+    u64 alloc_hits, free_hits, alloc_misses, free_misses;
+  };
+  CpuCounters cpu_counters();  // sums over CPUs
 
   // Hot: read by every operation.
   CpuCache* cpus_ = nullptr;

@@ -73,26 +73,13 @@ void Depot::put(Magazine* m) {
   unlock();
 }
 
-Magazine* Depot::take_loaded(u32 n) {
+Magazine* Depot::take(MagazineList* list, u32 n) {
   Magazine* chain = nullptr;
   lock();
   for (; n; --n) {
-    Magazine* m = loaded_.pop();
+    Magazine* m = list->pop();
     if (!m) break;
     cached_ -= m->rounds;
-    m->next = chain;
-    chain = m;
-  }
-  unlock();
-  return chain;
-}
-
-Magazine* Depot::take_empty(u32 n) {
-  Magazine* chain = nullptr;
-  lock();
-  for (; n; --n) {
-    Magazine* m = empty_.pop();
-    if (!m) break;
     m->next = chain;
     chain = m;
   }

@@ -36,8 +36,8 @@ class Depot {
   void put(Magazine* m);  // by its rounds, onto the loaded or empty list
 
   // Takes up to |n| loaded / empty magazines off the lists, linked by next.
-  Magazine* take_loaded(u32 n);
-  Magazine* take_empty(u32 n);
+  Magazine* take_loaded(u32 n) { return take(&loaded_, n); }
+  Magazine* take_empty(u32 n) { return take(&empty_, n); }
   // How many magazines of each list went unused since the last call.
   void unused_since_last(u32* loaded, u32* empty);
 
@@ -46,6 +46,7 @@ class Depot {
  private:
   void lock();
   void unlock();
+  Magazine* take(MagazineList* list, u32 n);
   exo_lock* lock_ = nullptr;
   u32 inside_ = 0;  // holders and waiters of lock_, for contention
   MagazineList loaded_, empty_;
