@@ -10,7 +10,9 @@ PYTEST := $(PYTHON) -m pytest
 VM := $(PYTHON) tools/vm/exovm.py
 
 CXX := g++
-BASE_CXXFLAGS := -std=gnu++17 -g -Wall -Wextra -Werror -I. -MMD -MP -fno-exceptions -pthread
+# EXO_HOSTED: the core's platform is userspace/hosted/ (module/core/platform.h).
+BASE_CXXFLAGS := -std=gnu++17 -g -Wall -Wextra -Werror -I. -MMD -MP -fno-exceptions -pthread \
+	-DEXO_HOSTED
 LDLIBS := -luring -lpthread -lrt
 
 # The core sources the library shares with the module (hosted build).
@@ -66,13 +68,13 @@ FUZZ_SRCS := tests/fuzz/ring_fuzz.cpp tests/core/checked_ring.cpp tests/core/tes
 	userspace/hosted/platform.cpp
 build/bin/ring_fuzz: $(FUZZ_SRCS) $(wildcard tests/core/*.h module/core/*.h uapi/*.h)
 	@mkdir -p $(@D)
-	clang++ -std=gnu++17 -g -O1 -I. -Wall -Wextra -Werror -fno-exceptions \
+	clang++ -std=gnu++17 -g -O1 -I. -DEXO_HOSTED -Wall -Wextra -Werror -fno-exceptions \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)
 
 # libFuzzer target of the slab cache, checked against a model.
 build/bin/slab_fuzz: tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS) $(wildcard module/core/slab/*.h)
 	@mkdir -p $(@D)
-	clang++ -std=gnu++17 -g -O1 -I. -Wall -Wextra -Werror -fno-exceptions \
+	clang++ -std=gnu++17 -g -O1 -I. -DEXO_HOSTED -Wall -Wextra -Werror -fno-exceptions \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS)
 

@@ -48,8 +48,27 @@ void exo_plat_unlock(struct exo_lock *lock);
  * (the kernel disables preemption; the hosted build gives each thread a
  * CPU id of its own). Ids are below exo_plat_nr_cpus().
  */
+#ifdef EXO_HOSTED
+/*
+ * Hosted: inline, since they sit on every fast path and pin nothing (a
+ * thread's CPU id is its own); the id is claimed on the thread's first call.
+ */
+extern __thread unsigned int exo_hosted_cpu_id;	/* ~0u until claimed */
+unsigned int exo_hosted_claim_cpu(void);
+static inline unsigned int exo_plat_cpu_enter(void)
+{
+	unsigned int id = exo_hosted_cpu_id;
+
+	return __builtin_expect(id != ~0u, 1) ? id : exo_hosted_claim_cpu();
+}
+
+static inline void exo_plat_cpu_exit(void)
+{
+}
+#else
 unsigned int exo_plat_cpu_enter(void);
 void exo_plat_cpu_exit(void);
+#endif
 unsigned int exo_plat_nr_cpus(void);
 
 /* A diagnostic (double free, overrun, leak): the kernel log, or stderr. */

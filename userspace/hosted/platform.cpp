@@ -56,10 +56,6 @@ std::atomic<bool> slot_taken[kSlots];
 
 constexpr unsigned int kNoSlot = ~0u;
 
-// The thread's slot, read on every cache operation: a trivial thread_local,
-// so reading it needs no TLS initialisation guard.
-thread_local unsigned int this_thread_slot = kNoSlot;
-
 // Gives the slot back when its thread exits; touched only when one is taken.
 class SlotReleaser {
  public:
@@ -74,21 +70,25 @@ class SlotReleaser {
 
 thread_local SlotReleaser slot_releaser;
 
-__attribute__((noinline)) unsigned int claim_slot() {
+}  // namespace
+
+// The thread's slot, read on every cache operation (platform.h): a plain
+// __thread, so reading it needs no TLS initialisation guard.
+__thread unsigned int exo_hosted_cpu_id = kNoSlot;
+
+extern "C" unsigned int exo_hosted_claim_cpu(void) {
   for (unsigned int i = 0; i < kSlots; ++i) {
     bool expected = false;
     if (!slot_taken[i].load(std::memory_order_relaxed) &&
         slot_taken[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) {
       slot_releaser.hold(i);
-      this_thread_slot = i;
+      exo_hosted_cpu_id = i;
       return i;
     }
   }
   fprintf(stderr, "exofusion hosted: more than %u threads use slab caches at once\n", kSlots);
   abort();
 }
-
-}  // namespace
 
 extern "C" void* exo_plat_pages_alloc(unsigned int order, int /*may_sleep*/) {
   unsigned long size = kPage << order;
@@ -131,13 +131,6 @@ extern "C" void exo_plat_lock_destroy(exo_lock* lock) {
 extern "C" void exo_plat_lock(exo_lock* lock) { pthread_mutex_lock(&lock->mutex); }
 
 extern "C" void exo_plat_unlock(exo_lock* lock) { pthread_mutex_unlock(&lock->mutex); }
-
-extern "C" unsigned int exo_plat_cpu_enter(void) {
-  unsigned int slot = this_thread_slot;
-  return __builtin_expect(slot != kNoSlot, 1) ? slot : claim_slot();
-}
-
-extern "C" void exo_plat_cpu_exit(void) {}
 
 extern "C" unsigned int exo_plat_nr_cpus(void) { return kSlots; }
 
