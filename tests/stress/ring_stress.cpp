@@ -167,8 +167,9 @@ void check_message(const Options& o, Shared* shared, const uint8_t* data, size_t
 
 void pause_between_bursts(unsigned* rng) {
   *rng = *rng * 1103515245 + 12345;
-  // Gaps up to 2 ms outlast the receivers' adaptive spinning: they must sleep.
-  if ((*rng >> 16) % 4 == 0) usleep((*rng >> 8) % 2000);
+  // Gaps of 1 to 3 ms outlast the receivers' adaptive spinning, even under
+  // emulation, and with several producers often overlap: receivers must sleep.
+  if ((*rng >> 16) % 4 == 0) usleep(1000 + (*rng >> 8) % 2000);
 }
 
 bool use_zerocopy(const Options& o, uint64_t seq) {
