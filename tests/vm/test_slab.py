@@ -10,7 +10,7 @@ import time
 import pytest
 
 import exo
-from paths import MODULE
+from paths import MODULE, binary
 
 DEBUGFS = "/sys/kernel/debug/exofusion"
 CPU1 = "/sys/devices/system/cpu/cpu1/online"
@@ -165,3 +165,22 @@ def test_unload_returns_every_page(module):
     assert "slab: every page returned" in new, new
     assert "not returned" not in new
     subprocess.run(["insmod", str(MODULE)], check=True)
+
+
+@pytest.mark.skipif(not os.path.exists(CPU1), reason="needs a second CPU that can go offline")
+def test_a_cpu_going_offline_hands_its_magazines_to_the_depot(module):
+    with open(f"{DEBUGFS}/slab_ctl", "w") as f:
+        f.write("shrink")  # every magazine empty, the depot empty
+    assert cache_line("exo_ring", "depot")["cached"] == 0
+    # A ring control block allocated and freed on CPU 1 stays in its magazine.
+    for verb in ("create", "destroy"):
+        subprocess.run(["taskset", "-c", "1", str(binary("fusionctl")), verb, "slabhotplug"],
+                       check=True, capture_output=True)
+    assert cache_line("exo_ring", "depot")["cached"] == 0
+    try:
+        with open(CPU1, "w") as f:
+            f.write("0")
+        assert cache_line("exo_ring", "depot")["cached"] > 0
+    finally:
+        with open(CPU1, "w") as f:
+            f.write("1")
