@@ -274,7 +274,10 @@ void hammer_free_bitmap(u32 buf_count) {
       exo::RingView view = region.view();
       std::vector<u32> held;
       while (!holder_holds.load() && Clock::now() < deadline) std::this_thread::yield();
-      for (u32 round = 0; round < kRounds && Clock::now() < deadline; ++round) {
+      // Past kRounds only while this thread has not taken yet (starved by
+      // the others on a loaded machine): every thread must have contended.
+      for (u32 round = 0; (round < kRounds || takes[t] == 0) && Clock::now() < deadline;
+           ++round) {
         u32 want = 1 + (round + t) % 3;
         for (u32 i = 0; i < want; ++i) takes[t] += take(view, static_cast<int>(t), &held);
         give_back(view, static_cast<int>(t), &held);
