@@ -15,7 +15,6 @@ Magazine no_magazine;
 
 bool real(const Magazine* m) { return m->capacity != 0; }
 
-
 template <typename T>
 void swap(T& a, T& b) {
   T t = a;
