@@ -1,4 +1,5 @@
 """The VM harness, tools/vm/exovm.py: each test boots a guest (about 5 s)."""
+import os
 import shlex
 import subprocess
 import sys
@@ -36,10 +37,14 @@ def test_guest_runs_the_kernel_the_module_is_built_for_in_our_directory():
 
 @pytest.fixture
 def host_dir():
-    """A directory the guest can see (unlike the host's /tmp, which the guest's
-    own tmpfs hides)."""
-    (ROOT / "build").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ROOT / "build", prefix="vm-harness-") as path:
+    """A directory the guest sees only through the read-only host root: not
+    under the guest's own tmpfs (/tmp, /run), nor under the working directory
+    when exovm shares that read-write (a clone under /tmp)."""
+    base = ROOT / "build"
+    if exovm.shares_with_workdir(os.getcwd(), ()):
+        base = Path("/var/tmp")
+    base.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=base, prefix="vm-harness-") as path:
         yield Path(path)
 
 
