@@ -22,23 +22,16 @@
 #include "module/core/platform.h"
 #include "module/core/slab/slab_api.h"
 #include "tests/core/slab_model.h"
+#include "tests/core/slab_test_base.h"
 #include "userspace/hosted/hosted.h"
 
 namespace exo_test {
 namespace {
 
-u32 align_up(u32 v, u32 a) { return (v + a - 1) / a * a; }
-
 // Every cache a test makes is destroyed by the end, without leaks, and
 // gives back every page it took.
-class SlabCacheTest : public testing::Test {
+class SlabCacheTest : public SlabTestBase {
  protected:
-  void SetUp() override {
-    setenv("EXO_HOSTED_QUIET_REPORTS", "1", 0);
-    pages_ = exo_hosted_pages_in_use();
-    reports_ = reports();
-  }
-
   void TearDown() override {
     for (exo_slab_cache* cache : caches_) EXPECT_EQ(exo_slab_destroy(cache), 0u) << "leaks";
     EXPECT_EQ(exo_hosted_pages_in_use(), pages_) << "pages not returned";
@@ -46,30 +39,12 @@ class SlabCacheTest : public testing::Test {
 
   exo_slab_cache* create(u32 size, u32 align = 0, u32 flags = 0,
                          void (*ctor)(void*) = nullptr, const char* name = "test") {
-    exo_slab_cache_params params = {name, size, align, flags, ctor};
-    exo_slab_cache* cache = nullptr;
-    const char* why = "";
-    EXPECT_EQ(exo_slab_create(&params, &cache, &why), 0) << why;
-    if (cache) caches_.push_back(cache);
-    return cache;
+    return create_cache({name, size, align, flags, ctor});
   }
 
   unsigned long destroy(exo_slab_cache* cache) {
     caches_.erase(std::find(caches_.begin(), caches_.end(), cache));
     return exo_slab_destroy(cache);
-  }
-
-  static exo_slab_stats stats(exo_slab_cache* cache) {
-    exo_slab_stats s;
-    exo_slab_get_stats(cache, &s);
-    return s;
-  }
-
-  static unsigned long reports() { return exo_hosted_reports(nullptr, 0); }
-  static std::string last_report() {
-    char buf[256];
-    exo_hosted_reports(buf, sizeof(buf));
-    return buf;
   }
 
   // Pages that caches hold beyond what the test started with.
@@ -86,10 +61,6 @@ class SlabCacheTest : public testing::Test {
   static void free_all(exo_slab_cache* cache, const std::vector<void*>& objs) {
     for (void* obj : objs) exo_slab_free(cache, obj);
   }
-
-  unsigned long pages_ = 0;
-  unsigned long reports_ = 0;
-  std::vector<exo_slab_cache*> caches_;
 };
 
 // --- objects ------------------------------------------------------------------

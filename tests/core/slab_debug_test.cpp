@@ -14,6 +14,7 @@
 
 #include "module/core/slab/debug_checks.h"
 #include "module/core/slab/slab_api.h"
+#include "tests/core/slab_test_base.h"
 #include "userspace/hosted/hosted.h"
 
 namespace exo_test {
@@ -21,16 +22,8 @@ namespace {
 
 using exo::slab::DebugChecks;
 
-u32 align_up(u32 v, u32 a) { return (v + a - 1) / a * a; }
-
-class SlabDebugTest : public testing::Test {
+class SlabDebugTest : public SlabTestBase {
  protected:
-  void SetUp() override {
-    setenv("EXO_HOSTED_QUIET_REPORTS", "1", 0);
-    pages_ = exo_hosted_pages_in_use();
-    reports_ = exo_hosted_reports(nullptr, 0);
-  }
-
   void TearDown() override {
     for (exo_slab_cache* cache : caches_) {
       // Every object went back exactly once, misuse or not.
@@ -45,37 +38,17 @@ class SlabDebugTest : public testing::Test {
   }
 
   exo_slab_cache* create(const char* name, u32 size, u32 flags = EXO_SLAB_DEBUG, u32 align = 0) {
-    exo_slab_cache_params params = {name, size, align, flags, nullptr};
-    exo_slab_cache* cache = nullptr;
-    const char* why = "";
-    EXPECT_EQ(exo_slab_create(&params, &cache, &why), 0) << why;
-    if (cache) caches_.push_back(cache);
-    return cache;
-  }
-
-  static exo_slab_stats stats(exo_slab_cache* cache) {
-    exo_slab_stats s;
-    exo_slab_get_stats(cache, &s);
-    return s;
+    return create_cache({name, size, align, flags, nullptr});
   }
 
   // Reports since the test started.
-  unsigned long new_reports() const { return exo_hosted_reports(nullptr, 0) - reports_; }
-  static std::string last_report() {
-    char buf[256];
-    exo_hosted_reports(buf, sizeof(buf));
-    return buf;
-  }
+  unsigned long new_reports() const { return reports() - reports_; }
   // The last report names the cache and says |what|.
   static void expect_report(const char* cache, const char* what) {
     std::string r = last_report();
     EXPECT_NE(r.find(std::string("cache ") + cache + ":"), std::string::npos) << r;
     EXPECT_NE(r.find(what), std::string::npos) << r;
   }
-
-  unsigned long pages_ = 0;
-  unsigned long reports_ = 0;
-  std::vector<exo_slab_cache*> caches_;
 };
 
 bool poisoned(const void* obj, u32 size) {

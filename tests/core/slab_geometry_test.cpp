@@ -13,6 +13,7 @@
 #include "module/core/slab/geometry.h"
 #include "module/core/slab/slab_api.h"
 #include "module/core/slab/slab_layer.h"
+#include "tests/core/slab_test_base.h"
 #include "userspace/hosted/hosted.h"
 
 namespace exo_test {
@@ -24,8 +25,6 @@ using exo::slab::kMinObjectsPerSlab;
 using exo::slab::kPageSize;
 using exo::slab::kRedZone;
 using exo::slab::plan_geometry;
-
-u32 align_up(u32 v, u32 a) { return (v + a - 1) / a * a; }
 
 void noop_ctor(void*) {}
 
