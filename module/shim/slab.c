@@ -108,7 +108,7 @@ struct exo_slab_cache *exo_kcache_core(struct exo_kcache *kc)
 
 /* --- the periodic tick --------------------------------------------------- */
 
-static void exo_slab_tick_fn(struct work_struct *work)
+static void exo_slab_tick_all(void)
 {
 	struct exo_kcache *kc;
 
@@ -116,6 +116,11 @@ static void exo_slab_tick_fn(struct work_struct *work)
 	list_for_each_entry(kc, &exo_kcaches, node)
 		exo_slab_tick(kc->core);
 	mutex_unlock(&exo_kcaches_lock);
+}
+
+static void exo_slab_tick_fn(struct work_struct *work)
+{
+	exo_slab_tick_all();
 	schedule_delayed_work(&exo_slab_tick_work, round_jiffies_relative(HZ));
 }
 
@@ -271,16 +276,6 @@ static int exo_slabinfo_show(struct seq_file *m, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(exo_slabinfo);
-
-static void exo_slab_tick_all(void)
-{
-	struct exo_kcache *kc;
-
-	mutex_lock(&exo_kcaches_lock);
-	list_for_each_entry(kc, &exo_kcaches, node)
-		exo_slab_tick(kc->core);
-	mutex_unlock(&exo_kcaches_lock);
-}
 
 /* A command written to a debugfs file, NUL-terminated and trimmed. */
 char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_t len)

@@ -125,6 +125,18 @@ u64 Cache::release(Magazine* chain) {
   return pages;
 }
 
+bool Cache::stale(const Magazine* m) const {
+  return real(m) && m->capacity != sizer_.size();
+}
+
+Magazine* Cache::refit(Magazine* empty, bool may_sleep) {
+  if (!stale(empty)) return empty;
+  Magazine* fresh = new_magazine(may_sleep);
+  if (!fresh) return empty;  // still a magazine: used at its old size
+  exo_plat_free(empty);
+  return fresh;
+}
+
 void Cache::park(Magazine* m) {
   if (real(m)) depot_.put(m);
 }
@@ -181,8 +193,8 @@ bool Cache::restock(CpuCache& cc) {
     swap(cc.loaded, cc.previous);
     return true;
   }
-  if (real(cc.previous) && cc.previous->capacity != sizer_.size()) {
-    // Empty and made before a resize: retired, so the new size takes over.
+  if (stale(cc.previous)) {
+    // Empty, so retired rather than traded: the new size takes over.
     exo_plat_free(cc.previous);
     cc.previous = &no_magazine;
   }
@@ -207,12 +219,8 @@ bool Cache::make_room(CpuCache& cc) {
     // No empty magazine anywhere: make one (we cannot sleep here).
     got = new_magazine(/*may_sleep=*/false);
     if (got && give) depot_.put(give);
-  } else if (got && got->capacity != sizer_.size()) {
-    // Made before a resize: replaced when memory allows.
-    if (Magazine* fresh = new_magazine(/*may_sleep=*/false)) {
-      exo_plat_free(got);
-      got = fresh;
-    }
+  } else if (got) {
+    got = refit(got, /*may_sleep=*/false);
   }
   if (got) {
     cc.previous = cc.loaded;
@@ -233,12 +241,7 @@ bool Cache::make_room(CpuCache& cc) {
 void* Cache::alloc_refill(u32 flags) {
   bool may_sleep = !(flags & EXO_SLAB_NOWAIT);
   Magazine* m = depot_.take_empty(1);
-  if (m && m->capacity != sizer_.size()) {
-    // Made before a resize: retired here, so the new size takes over.
-    exo_plat_free(m);
-    m = nullptr;
-  }
-  if (!m) m = new_magazine(may_sleep);
+  m = m ? refit(m, may_sleep) : new_magazine(may_sleep);
   if (!m) {
     void* obj;
     return slabs_.alloc(&obj, 1, may_sleep) ? obj : nullptr;

@@ -93,6 +93,10 @@ class Cache {
   void put(void* obj);
   void put_bulk(u32 n, void** objs);
   Magazine* new_magazine(bool may_sleep);
+  // Made before the magazine size last changed.
+  bool stale(const Magazine* m) const;
+  // |empty|, or one of the current size in its place when memory allows.
+  Magazine* refit(Magazine* empty, bool may_sleep);
   // Returns a magazine's objects to the slabs, then the magazine itself;
   // returns the pages that freed.
   u64 release(Magazine* chain);

@@ -21,8 +21,7 @@ void Depot::destroy() {
 void Depot::lock() {
   bool busy = fetch_add(&inside_, 1u) != 0;
   exo_plat_lock(lock_);
-  // Read racily by counters(): a statistic, written only under the lock.
-  if (busy) store_relaxed(&contended_, contended_ + 1);
+  if (busy) ++contended_;
 }
 
 void Depot::unlock() {

@@ -42,7 +42,7 @@ struct exo_slab_cache_params {
 enum exo_slab_resize_reason {
 	EXO_SLAB_GROW_MISSES = 1,	/* many CPU-layer misses in a tick */
 	EXO_SLAB_GROW_CONTENTION,	/* the depot lock was contended */
-	EXO_SLAB_SHRINK_IDLE,		/* idle for EXO_SLAB_IDLE_TICKS ticks */
+	EXO_SLAB_SHRINK_IDLE,		/* two ticks without operations */
 	EXO_SLAB_SHRINK_PRESSURE,	/* memory pressure (a shrinker) */
 };
 
