@@ -7,15 +7,18 @@ import mmap
 import os
 import pathlib
 import re
+import shutil
 import signal
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-FUSIONCTL = ROOT / "build" / "bin" / "fusionctl"
+from paths import binary, binary_for_others
+
+FUSIONCTL = binary("fusionctl")
 CONTROL = "/dev/exofusion/control"
 COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab"]
 MODULE_LOADED = os.path.exists(CONTROL)
@@ -472,15 +475,26 @@ def test_slab_without_the_module_says_what_to_do(args, verb, path):
             in res.stderr), res.stderr
 
 
+@pytest.fixture
 def unprivileged():
-    """subprocess arguments that run fusionctl without root's powers."""
-    return {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    """A world-traversable directory, and subprocess arguments that run
+    fusionctl without root's powers: only the mode of a file in that
+    directory can deny them (not the checkout's or pytest's private ones)."""
+    where = pathlib.Path(tempfile.mkdtemp(prefix="fusionctl-nobody-", dir="/tmp"))
+    where.chmod(0o755)
+    kw = {"executable": str(binary_for_others("fusionctl"))}
+    if os.geteuid() == 0:
+        kw.update(user=65534, group=65534, extra_groups=[])
+    yield where, kw
+    shutil.rmtree(where)
 
 
-def test_slab_unreadable_file_needs_root(sample):
-    path = sample()
+def test_slab_unreadable_file_needs_root(unprivileged):
+    where, kw = unprivileged
+    path = where / "slabinfo"
+    path.write_text(SLABINFO)
     path.chmod(0o600 if os.geteuid() == 0 else 0)
-    res = slab(info=path, **unprivileged())
+    res = slab(info=path, **kw)
     assert res.returncode == 1 and res.stdout == ""
     assert res.stderr == (f"fusionctl: slab: cannot read EXO_SLABINFO={path} (Permission denied): "
                           "run fusionctl as root\n")
@@ -552,11 +566,12 @@ def test_slab_ctl_write_failure_is_reported():
                           "(No space left on device)\n")
 
 
-def test_slab_ctl_unwritable_needs_root(tmp_path):
-    ctl = tmp_path / "slab_ctl"
+def test_slab_ctl_unwritable_needs_root(unprivileged):
+    where, kw = unprivileged
+    ctl = where / "slab_ctl"
     ctl.write_text("")
     ctl.chmod(0o600 if os.geteuid() == 0 else 0o400)
-    res = slab("shrink", ctl=ctl, **unprivileged())
+    res = slab("shrink", ctl=ctl, **kw)
     assert res.returncode == 1
     assert res.stderr == (f"fusionctl: slab: cannot write EXO_SLAB_CTL={ctl} (Permission denied): "
                           "run fusionctl as root\n")

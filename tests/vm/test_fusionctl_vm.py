@@ -5,7 +5,6 @@ failure."""
 import hashlib
 import json
 import os
-import pathlib
 import re
 import stat
 import subprocess
@@ -13,8 +12,9 @@ import time
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-FUSIONCTL = ROOT / "build" / "bin" / "fusionctl"
+from paths import binary, binary_for_others
+
+FUSIONCTL = binary("fusionctl")
 SYSFS = "/sys/class/exofusion"
 
 
@@ -400,8 +400,8 @@ def test_slab_needs_root(module):
     nobody = {"user": 65534, "group": 65534, "extra_groups": []}
     for args, verb, path in ((["slab"], "read", "slabinfo"),
                              (["slab", "shrink"], "write", "slab_ctl")):
-        res = subprocess.run([str(FUSIONCTL), *args], capture_output=True, text=True, timeout=60,
-                             **nobody)
+        res = subprocess.run([str(binary_for_others("fusionctl")), *args], capture_output=True,
+                             text=True, timeout=60, **nobody)
         assert res.returncode == 1 and res.stdout == ""
         assert res.stderr == (f"fusionctl: slab: cannot {verb} /sys/kernel/debug/exofusion/{path} "
                               "(Permission denied): the module's debugfs files are root's; "

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import exo
-from paths import binary
+from paths import binary, binary_for_others
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -72,13 +72,13 @@ def test_rings_of_another_user_are_guarded_by_the_vfs(ring):
     exo.create(ring, perm=0o600)
     res = subprocess.run(NOBODY + ["cat", f"/dev/exofusion/{ring}"], capture_output=True, text=True)
     assert res.returncode != 0 and "Permission denied" in res.stderr
-    fusionctl = str(binary("fusionctl"))
+    fusionctl = str(binary_for_others("fusionctl"))
     res = subprocess.run(NOBODY + [fusionctl, "destroy", ring], capture_output=True, text=True)
     assert res.returncode == 1 and os.path.exists(f"/dev/exofusion/{ring}")
 
 
 def test_a_user_owns_the_rings_it_creates(ring):
-    fusionctl = str(binary("fusionctl"))
+    fusionctl = str(binary_for_others("fusionctl"))
     res = subprocess.run(NOBODY + [fusionctl, "create", ring, "--capacity", "16"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -88,7 +88,7 @@ def test_a_user_owns_the_rings_it_creates(ring):
 
 
 def test_ring_memory_is_charged_to_the_users_memlock_limit(ring):
-    fusionctl = str(binary("fusionctl"))
+    fusionctl = str(binary_for_others("fusionctl"))
     limited = ["prlimit", "--memlock=131072:131072"] + NOBODY + [fusionctl, "create", ring]
     big = subprocess.run(limited + ["--capacity", "4096"], capture_output=True, text=True)
     assert big.returncode == 1 and "Cannot allocate memory" in big.stderr, big.stderr
