@@ -11,17 +11,19 @@ from paths import binary
 ABI = json.loads(subprocess.run([str(binary("uapi_dump"))], check=True,
                                 capture_output=True, text=True).stdout)
 CONTROL = "/dev/exofusion/control"
-SYSFS = "/sys/class/exofusion"
+SYSFS = "/sys/class/exofusion"          # one directory per ring: <name>/stats/<counter>
+TOTALS = "/sys/module/exofusion/totals"  # the module's totals: rings, pages, slab_pages
 SPSC, MPMC = 0, 1
 
 # struct exo_create_req: name[32], capacity, mode, buf_size, buf_count, perm, flags, region_size
 CREATE_FMT = "32sIIIIIIQ"
 assert struct.calcsize(CREATE_FMT) == ABI["sizeof(struct exo_create_req)"]
-# struct exo_ring_info (first fields): magic, abi, mode, capacity, free_capacity, buf_size, buf_count
+# struct exo_ring_info: magic, abi, mode, capacity, free_capacity, buf_size, buf_count, owner_uid,
+# then the offsets and the region size
 INFO_FMT = "IIIIIIIIQQQQ"
 assert struct.calcsize(INFO_FMT) == ABI["sizeof(struct exo_ring_info)"]
 STATS_FIELDS = ("messages received batches full_events empty_events sleeps wakeups "
-                "kernel_errors region_size capacity mode buf_size buf_count open_count reserved").split()
+                "kernel_errors region_size capacity mode buf_size buf_count open_count owner_uid").split()
 STATS_FMT = "9Q6I"
 assert struct.calcsize(STATS_FMT) == ABI["sizeof(struct exo_ring_stats)"]
 WAIT_FMT = "IIq"
@@ -72,7 +74,7 @@ def destroy_quietly(name):
 
 
 def info(fd):
-    keys = ("magic abi_version mode capacity free_capacity buf_size buf_count reserved "
+    keys = ("magic abi_version mode capacity free_capacity buf_size buf_count owner_uid "
             "slots_offset free_offset pool_offset region_size").split()
     raw = fcntl.ioctl(fd, ABI["EXO_RING_IOC_INFO"], bytes(ABI["sizeof(struct exo_ring_info)"]))
     return dict(zip(keys, struct.unpack(INFO_FMT, raw)))
@@ -89,7 +91,22 @@ def wait(fd, which, timeout_ns):
     return err
 
 
+def total(name):
+    """One of the module's totals: rings, pages or slab_pages."""
+    with open(f"{TOTALS}/{name}") as f:
+        return int(f.read())
+
+
 def module_totals():
     """Rings and pages the module holds (its own counters)."""
-    with open(f"{SYSFS}/rings") as r, open(f"{SYSFS}/pages") as p:
-        return int(r.read()), int(p.read())
+    return total("rings"), total("pages")
+
+
+def sysfs_stats(name):
+    """A ring's /sys/class/exofusion/<name>/stats/: counter -> value (text)."""
+    directory = f"{SYSFS}/{name}/stats"
+    out = {}
+    for counter in os.listdir(directory):
+        with open(f"{directory}/{counter}") as f:
+            out[counter] = f.read().strip()
+    return out

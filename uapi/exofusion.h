@@ -106,7 +106,13 @@ struct exo_ring_info {
 	__u32 free_words;	/* 64-bit words of the free-buffer bitmap */
 	__u32 buf_size;
 	__u32 buf_count;
-	__u32 reserved0;
+	/*
+	 * The creator's uid. Trust it only from EXO_RING_IOC_INFO or
+	 * EXO_RING_IOC_STATS (in the caller's user namespace): the copy in
+	 * the shared header is writable by every mapper (and holds the uid in
+	 * the initial user namespace).
+	 */
+	__u32 owner_uid;
 	__u64 slots_offset;
 	__u64 free_offset;
 	__u64 pool_offset;
@@ -189,7 +195,7 @@ struct exo_ring_stats {
 	__u32 buf_size;
 	__u32 buf_count;
 	__u32 open_count;
-	__u32 reserved;
+	__u32 owner_uid;	/* the creator's uid, as in exo_ring_info */
 };
 
 #define EXO_IOC_MAGIC		0xEF
@@ -213,6 +219,7 @@ EXO_STATIC_ASSERT(EXO_OFFSET(exo_slot, data) == 8, "8-byte slot header");
 EXO_STATIC_ASSERT(sizeof(struct exo_zc_desc) == 16, "zc descriptor size");
 EXO_STATIC_ASSERT(sizeof(struct exo_zc_desc) <= EXO_INLINE_MAX, "zc descriptor fits a slot");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_info) == EXO_CACHELINE, "info is one line");
+EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_info, owner_uid) == 28, "owner in the old reserved word");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_side) == EXO_CACHELINE, "side is one line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, prod) == 1 * EXO_CACHELINE, "prod line");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, cons) == 2 * EXO_CACHELINE, "cons line");
@@ -224,5 +231,6 @@ EXO_STATIC_ASSERT(sizeof(struct exo_ring_header) <= EXO_PAGE_SIZE, "header fits 
 EXO_STATIC_ASSERT(sizeof(struct exo_create_req) == 64, "create ABI size");
 EXO_STATIC_ASSERT(sizeof(struct exo_wait_req) == 16, "wait ABI size");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_stats) == 96, "stats ABI size");
+EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_stats, owner_uid) == 92, "owner in the old reserved word");
 
 #endif /* _UAPI_EXOFUSION_H */

@@ -20,13 +20,18 @@ static int __init exo_init(void)
 	err = exo_registry_init();
 	if (err)
 		goto out_slab;
-	err = exo_control_init();
+	err = exo_totals_init();
 	if (err)
 		goto out_registry;
+	err = exo_control_init();
+	if (err)
+		goto out_totals;
 	exo_slab_test_init();
 	pr_info("loaded, ABI %u\n", EXO_ABI_VERSION);
 	return 0;
 
+out_totals:
+	exo_totals_exit();
 out_registry:
 	exo_registry_exit();
 out_slab:
@@ -37,6 +42,7 @@ out_slab:
 static void __exit exo_exit(void)
 {
 	exo_control_exit();
+	exo_totals_exit();
 	exo_registry_exit();
 	exo_slab_exit();
 }

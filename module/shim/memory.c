@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Ring memory: zeroed vmalloc pages that user space maps, charged to the
- * creator's RLIMIT_MEMLOCK as io_uring charges its rings (CAP_IPC_LOCK
- * exempts), and capped module-wide by max_total_mb, so that too much ring
- * memory is a clear -ENOMEM at creation, never an OOM later.
+ * Ring memory: zeroed pages, mapped contiguously in the kernel with vmap()
+ * and by users through remap_vmalloc_range(). They are charged three
+ * times, as io_uring charges its rings: to the creator's memory cgroup
+ * (__GFP_ACCOUNT), to the creator's RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts),
+ * and to the module-wide cap max_total_mb, so that too much ring memory is
+ * a clear -ENOMEM at creation, never an OOM later.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/cred.h>
-#include <linux/device.h>
+#include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -84,6 +87,51 @@ static void exo_uncharge(struct exo_ring *ring, unsigned long pages)
 	atomic_long_sub(pages, &exo_pages_held);
 }
 
+static void exo_pages_free(struct page **pages, unsigned long count)
+{
+	while (count)
+		__free_page(pages[--count]);
+	kvfree(pages);
+}
+
+/*
+ * vmalloc_user() cannot charge a memory cgroup, and the vmalloc calls
+ * that can (__vmalloc() with GFP_KERNEL_ACCOUNT) do not set VM_USERMAP,
+ * which remap_vmalloc_range() requires: so the pages are allocated here,
+ * accounted, and vmap() sets VM_USERMAP itself (on 6.1 and 6.12 alike).
+ */
+static int exo_region_alloc(struct exo_ring *ring, unsigned long count)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	struct page **pages;
+	unsigned long i;
+	int err;
+
+	pages = kvcalloc(count, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		err = -EINTR;
+		if (fatal_signal_pending(current))
+			goto fail;
+		err = -ENOMEM;
+		pages[i] = alloc_page(gfp);
+		if (!pages[i])
+			goto fail;
+		cond_resched();
+	}
+	err = -ENOMEM;
+	ring->region = vmap(pages, count, VM_MAP | VM_USERMAP, PAGE_KERNEL);
+	if (!ring->region)
+		goto fail;
+	ring->pages = pages;
+	return 0;
+
+fail:
+	exo_pages_free(pages, i);
+	return err;
+}
+
 int exo_memory_alloc(struct exo_ring *ring)
 {
 	unsigned long pages = ring->info.region_size >> PAGE_SHIFT;
@@ -92,10 +140,10 @@ int exo_memory_alloc(struct exo_ring *ring)
 	err = exo_charge(ring, pages);
 	if (err)
 		return err;
-	ring->region = vmalloc_user(ring->info.region_size);
-	if (!ring->region) {
+	err = exo_region_alloc(ring, pages);
+	if (err) {
 		exo_uncharge(ring, pages);
-		return -ENOMEM;
+		return err;
 	}
 	exo_core_init_ring(ring->region, &ring->info);
 	atomic_long_inc(&exo_rings_alive);
@@ -104,42 +152,71 @@ int exo_memory_alloc(struct exo_ring *ring)
 
 void exo_memory_free(struct exo_ring *ring)
 {
+	unsigned long pages = ring->info.region_size >> PAGE_SHIFT;
+
 	if (!ring->region)
 		return;
-	vfree(ring->region);
+	vunmap(ring->region);
 	ring->region = NULL;
-	exo_uncharge(ring, ring->info.region_size >> PAGE_SHIFT);
+	exo_pages_free(ring->pages, pages);
+	ring->pages = NULL;
+	exo_uncharge(ring, pages);
 	atomic_long_dec(&exo_rings_alive);
 }
 
-/* /sys/class/exofusion/{rings,pages}: what the module holds, for leak checks. */
-static ssize_t rings_show(struct class *class, struct class_attribute *attr,
-			  char *buf)
+/*
+ * /sys/module/exofusion/totals/{rings,pages,slab_pages}: what the module
+ * holds, for leak checks. Not in /sys/class/exofusion/, where ring
+ * devices are named by users: a ring named like a class file would
+ * collide with it.
+ */
+static struct kobject *exo_totals_kobj;
+
+static ssize_t rings_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_rings_alive));
 }
 
-static ssize_t pages_show(struct class *class, struct class_attribute *attr,
-			  char *buf)
+static ssize_t pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_pages_held));
 }
 
-static CLASS_ATTR_RO(rings);
-static CLASS_ATTR_RO(pages);
+static ssize_t slab_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_slab_pages));
+}
 
-static struct attribute *exo_class_attrs[] = {
-	&class_attr_rings.attr,
-	&class_attr_pages.attr,
+static struct kobj_attribute exo_attr_rings = __ATTR_RO(rings);
+static struct kobj_attribute exo_attr_pages = __ATTR_RO(pages);
+static struct kobj_attribute exo_attr_slab_pages = __ATTR_RO(slab_pages);
+
+static struct attribute *exo_totals_attrs[] = {
+	&exo_attr_rings.attr,
+	&exo_attr_pages.attr,
+	&exo_attr_slab_pages.attr,
 	NULL,
 };
 
-static const struct attribute_group exo_class_group = {
-	.attrs = exo_class_attrs,
+static const struct attribute_group exo_totals_group = {
+	.attrs = exo_totals_attrs,
 };
 
-const struct attribute_group *exo_class_groups[] = {
-	&exo_class_group,
-	&exo_slab_class_group,
-	NULL,
-};
+int exo_totals_init(void)
+{
+	int err;
+
+	exo_totals_kobj = kobject_create_and_add("totals", &THIS_MODULE->mkobj.kobj);
+	if (!exo_totals_kobj)
+		return -ENOMEM;
+	err = sysfs_create_group(exo_totals_kobj, &exo_totals_group);
+	if (err)
+		kobject_put(exo_totals_kobj);
+	return err;
+}
+
+void exo_totals_exit(void)
+{
+	sysfs_remove_group(exo_totals_kobj, &exo_totals_group);
+	kobject_put(exo_totals_kobj);
+}

@@ -9,29 +9,67 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/dcache.h>
 #include <linux/device.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
+#include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/stringhash.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/xarray.h>
 
 #include "module/core/core_api.h"
 #include "module/shim/shim.h"
 
-#define EXO_MAX_RINGS	1024
+/*
+ * Every minor a char device may have: rings run out of memory (each holds
+ * at least two pages, under max_total_mb) long before they run out of
+ * minors, and minors are handed out cyclically, so a destroyed ring's minor
+ * comes back only after 2^20 other creations.
+ */
+#define EXO_MINORS	(1U << MINORBITS)
+
+static unsigned int max_rings_per_user = 128;
+module_param(max_rings_per_user, uint, 0644);
+MODULE_PARM_DESC(max_rings_per_user,
+		 "Rings one uid may have published at once (default 128; CAP_SYS_ADMIN is exempt)");
 
 static DEFINE_MUTEX(exo_registry_lock);
 static struct exo_kcache *exo_ring_cache;
 static DEFINE_XARRAY_ALLOC(exo_rings);	/* minor -> live ring */
+static u32 exo_next_minor;		/* cursor of the cyclic allocation */
+static DEFINE_HASHTABLE(exo_names, 10);	/* name -> live ring */
+static DEFINE_HASHTABLE(exo_users, 6);	/* uid -> its ring count */
 static dev_t exo_devt;
 static struct cdev exo_cdev;
 
-static struct class exo_class = {
-	.name = "exofusion",
-	.class_groups = exo_class_groups,
+/* How many rings one uid has published; exists while that count is > 0. */
+struct exo_user {
+	struct hlist_node node;
+	kuid_t uid;
+	unsigned int rings;
 };
 
+static struct class exo_class = {
+	.name = "exofusion",
+};
+
+/*
+ * The node path is allocated with __GFP_NOFAIL: devtmpfs and the uevent
+ * take a NULL from here as "no name of its own" and fall back to the device
+ * name, which would put the node at /dev/<name>, outside exofusion/, with
+ * the ring's owner and mode. The string is at most 42 bytes.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+static char *exo_ring_devnode(const struct device *dev, umode_t *mode, kuid_t *uid,
+			      kgid_t *gid)
+#else
 static char *exo_ring_devnode(struct device *dev, umode_t *mode, kuid_t *uid, kgid_t *gid)
+#endif
 {
 	struct exo_ring *ring = dev_get_drvdata(dev);
 
@@ -41,7 +79,7 @@ static char *exo_ring_devnode(struct device *dev, umode_t *mode, kuid_t *uid, kg
 		*uid = ring->uid;
 	if (gid)
 		*gid = ring->gid;
-	return kasprintf(GFP_KERNEL, "exofusion/%s", ring->name);
+	return kasprintf(GFP_KERNEL | __GFP_NOFAIL, "exofusion/%s", ring->name);
 }
 
 static const struct device_type exo_ring_type = {
@@ -80,15 +118,66 @@ static int exo_ring_add_device(struct exo_ring *ring)
 	return 0;
 }
 
+static u32 exo_name_hash(const char *name)
+{
+	return full_name_hash(NULL, name, strlen(name));
+}
+
 static struct exo_ring *exo_ring_find_locked(const char *name)
 {
 	struct exo_ring *ring;
-	unsigned long minor;
 
-	xa_for_each(&exo_rings, minor, ring)
+	hash_for_each_possible(exo_names, ring, name_node, exo_name_hash(name))
 		if (!strcmp(ring->name, name))
 			return ring;
 	return NULL;
+}
+
+static struct exo_user *exo_user_find_locked(kuid_t uid)
+{
+	struct exo_user *user;
+
+	hash_for_each_possible(exo_users, user, node, __kuid_val(uid))
+		if (uid_eq(user->uid, uid))
+			return user;
+	return NULL;
+}
+
+/* Counts @ring against its owner's max_rings_per_user. */
+static int exo_user_charge_locked(struct exo_ring *ring)
+{
+	struct exo_user *user = exo_user_find_locked(ring->uid);
+
+	if (user && user->rings >= max_rings_per_user && !capable(CAP_SYS_ADMIN)) {
+		pr_info_ratelimited("create: uid %u already has %u rings (max_rings_per_user)\n",
+				    from_kuid_munged(current_user_ns(), ring->uid), user->rings);
+		return -EMFILE;
+	}
+	if (!user) {
+		if (!max_rings_per_user && !capable(CAP_SYS_ADMIN)) {
+			pr_info_ratelimited("create: max_rings_per_user is 0\n");
+			return -EMFILE;
+		}
+		user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
+		if (!user)
+			return -ENOMEM;
+		user->uid = ring->uid;
+		hash_add(exo_users, &user->node, __kuid_val(user->uid));
+	}
+	user->rings++;
+	ring->owner = user;
+	return 0;
+}
+
+static void exo_user_uncharge_locked(struct exo_ring *ring)
+{
+	struct exo_user *user = ring->owner;
+
+	ring->owner = NULL;
+	if (--user->rings)
+		return;
+	hash_del(&user->node);
+	kfree(user);
 }
 
 static void exo_ring_release(struct kref *ref)
@@ -104,16 +193,53 @@ void exo_ring_put(struct exo_ring *ring)
 	kref_put(&ring->ref, exo_ring_release);
 }
 
-struct exo_ring *exo_ring_get_by_minor(int minor)
+/*
+ * Whether @file, opened through @inode, is a node of @ring, the ring that
+ * now holds the node's minor. The VFS checked the permission of that
+ * node; between that check and this lookup the node's ring may have been
+ * destroyed and its minor given to another ring. Destroy unlinks the
+ * devtmpfs node under exo_registry_lock (devtmpfs works synchronously) and
+ * devtmpfs resets the node's owner and mode first, so a node whose ring
+ * went has no link left. Nodes made by hand (mknod, a container's /dev)
+ * are never unlinked: for them the name must still match, and a minor is
+ * only reused after 2^20 creations.
+ */
+static bool exo_node_is_ring_locked(const struct inode *inode, struct file *file,
+				    const struct exo_ring *ring)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	bool same;
+
+	if (!inode->i_nlink)
+		return false;
+	spin_lock(&dentry->d_lock);
+	same = !strcmp(dentry->d_name.name, ring->name);
+	spin_unlock(&dentry->d_lock);
+	return same;
+}
+
+/* The ring that @inode names, with a reference, or ERR_PTR(-ENXIO). */
+struct exo_ring *exo_ring_get_for_open(struct inode *inode, struct file *file)
 {
 	struct exo_ring *ring;
 
 	mutex_lock(&exo_registry_lock);
-	ring = xa_load(&exo_rings, minor);
-	if (ring)
+	ring = xa_load(&exo_rings, iminor(inode));
+	if (ring && exo_node_is_ring_locked(inode, file, ring))
 		kref_get(&ring->ref);
+	else
+		ring = ERR_PTR(-ENXIO);
 	mutex_unlock(&exo_registry_lock);
 	return ring;
+}
+
+/* EXO_RING_IOC_INFO: the trusted layout, the owner in the caller's terms. */
+long exo_ring_copy_info(const struct exo_ring *ring, void __user *argp)
+{
+	struct exo_ring_info info = ring->info;
+
+	info.owner_uid = from_kuid_munged(current_user_ns(), ring->uid);
+	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
 static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
@@ -134,7 +260,11 @@ static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
 	return ring;
 }
 
-/* Publishes @ring under its name: a minor, then the device node. */
+/*
+ * Publishes @ring under its name: its owner's count, a minor, the device
+ * node. From then on a concurrent destroy may free it: the caller must not
+ * touch it after a success.
+ */
 static int exo_ring_register(struct exo_ring *ring)
 {
 	u32 minor;
@@ -144,18 +274,28 @@ static int exo_ring_register(struct exo_ring *ring)
 	err = -EEXIST;
 	if (exo_ring_find_locked(ring->name))
 		goto out_unlock;
-	err = xa_alloc(&exo_rings, &minor, ring, XA_LIMIT(0, EXO_MAX_RINGS - 1), GFP_KERNEL);
-	if (err == -EBUSY)
-		err = -ENOSPC;
+	err = exo_user_charge_locked(ring);
 	if (err)
 		goto out_unlock;
+	err = xa_alloc_cyclic(&exo_rings, &minor, ring, XA_LIMIT(0, EXO_MINORS - 1),
+			      &exo_next_minor, GFP_KERNEL);
+	if (err < 0)
+		goto out_uncharge;
 	ring->minor = minor;
 	err = exo_ring_add_device(ring);
 	if (err)
-		xa_erase(&exo_rings, minor);
+		goto out_erase;
+	hash_add(exo_names, &ring->name_node, exo_name_hash(ring->name));
+	mutex_unlock(&exo_registry_lock);
+	return 0;
+
+out_erase:
+	xa_erase(&exo_rings, minor);
+out_uncharge:
+	exo_user_uncharge_locked(ring);
 out_unlock:
 	mutex_unlock(&exo_registry_lock);
-	return err;
+	return err == -EBUSY ? -ENOSPC : err;
 }
 
 int exo_ring_create(struct exo_create_req *req)
@@ -172,13 +312,15 @@ int exo_ring_create(struct exo_create_req *req)
 		pr_info_ratelimited("create: %s\n", why);
 		goto out_free;
 	}
+	ring->info.owner_uid = from_kuid(&init_user_ns, ring->uid);
 	err = exo_memory_alloc(ring);
 	if (err)
 		goto out_free;
+	/* Read before publishing: once published, destroy may free the ring. */
+	req->region_size = ring->info.region_size;
 	err = exo_ring_register(ring);
 	if (err)
 		goto out_put;
-	req->region_size = ring->info.region_size;
 	return 0;
 
 out_put:
@@ -193,6 +335,8 @@ out_free:
 static void exo_ring_unpublish_locked(struct exo_ring *ring)
 {
 	xa_erase(&exo_rings, ring->minor);
+	hash_del(&ring->name_node);
+	exo_user_uncharge_locked(ring);
 	device_unregister(ring->dev);
 	ring->dev = NULL;
 }
@@ -225,6 +369,73 @@ out_unlock:
 	return err;
 }
 
+/*
+ * /sys/class/exofusion/<name>/stats/<counter>: one value per file, the
+ * same figures as EXO_RING_IOC_STATS.
+ */
+#define EXO_STAT_ATTR(field, fmt)						\
+static ssize_t field##_show(struct device *dev, struct device_attribute *attr,	\
+			    char *buf)						\
+{										\
+	struct exo_ring_stats st;						\
+										\
+	exo_ring_fill_stats(dev_get_drvdata(dev), &st);				\
+	return sysfs_emit(buf, fmt "\n", st.field);				\
+}										\
+static DEVICE_ATTR_RO(field)
+
+EXO_STAT_ATTR(messages, "%llu");
+EXO_STAT_ATTR(received, "%llu");
+EXO_STAT_ATTR(batches, "%llu");
+EXO_STAT_ATTR(full_events, "%llu");
+EXO_STAT_ATTR(empty_events, "%llu");
+EXO_STAT_ATTR(sleeps, "%llu");
+EXO_STAT_ATTR(wakeups, "%llu");
+EXO_STAT_ATTR(kernel_errors, "%llu");
+EXO_STAT_ATTR(region_size, "%llu");
+EXO_STAT_ATTR(capacity, "%u");
+EXO_STAT_ATTR(buf_size, "%u");
+EXO_STAT_ATTR(buf_count, "%u");
+EXO_STAT_ATTR(open_count, "%u");
+EXO_STAT_ATTR(owner_uid, "%u");
+
+static ssize_t mode_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	const struct exo_ring *ring = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", ring->info.mode == EXO_MODE_MPMC ? "mpmc" : "spsc");
+}
+static DEVICE_ATTR_RO(mode);
+
+static struct attribute *exo_ring_stats_attrs[] = {
+	&dev_attr_messages.attr,
+	&dev_attr_received.attr,
+	&dev_attr_batches.attr,
+	&dev_attr_full_events.attr,
+	&dev_attr_empty_events.attr,
+	&dev_attr_sleeps.attr,
+	&dev_attr_wakeups.attr,
+	&dev_attr_kernel_errors.attr,
+	&dev_attr_region_size.attr,
+	&dev_attr_capacity.attr,
+	&dev_attr_mode.attr,
+	&dev_attr_buf_size.attr,
+	&dev_attr_buf_count.attr,
+	&dev_attr_open_count.attr,
+	&dev_attr_owner_uid.attr,
+	NULL,
+};
+
+static const struct attribute_group exo_ring_stats_group = {
+	.name = "stats",
+	.attrs = exo_ring_stats_attrs,
+};
+
+const struct attribute_group *exo_ring_groups[] = {
+	&exo_ring_stats_group,
+	NULL,
+};
+
 int exo_registry_init(void)
 {
 	int err;
@@ -233,12 +444,12 @@ int exo_registry_init(void)
 	exo_ring_cache = exo_kcache_create("exo_ring", sizeof(struct exo_ring), 0);
 	if (IS_ERR(exo_ring_cache))
 		return PTR_ERR(exo_ring_cache);
-	err = alloc_chrdev_region(&exo_devt, 0, EXO_MAX_RINGS, "exofusion");
+	err = alloc_chrdev_region(&exo_devt, 0, EXO_MINORS, "exofusion");
 	if (err)
 		goto out_cache;
 	cdev_init(&exo_cdev, &exo_ring_fops);
 	exo_cdev.owner = THIS_MODULE;
-	err = cdev_add(&exo_cdev, exo_devt, EXO_MAX_RINGS);
+	err = cdev_add(&exo_cdev, exo_devt, EXO_MINORS);
 	if (err)
 		goto out_region;
 	err = class_register(&exo_class);
@@ -249,7 +460,7 @@ int exo_registry_init(void)
 out_cdev:
 	cdev_del(&exo_cdev);
 out_region:
-	unregister_chrdev_region(exo_devt, EXO_MAX_RINGS);
+	unregister_chrdev_region(exo_devt, EXO_MINORS);
 out_cache:
 	exo_kcache_destroy(exo_ring_cache);
 	return err;
@@ -267,9 +478,10 @@ void exo_registry_exit(void)
 		exo_ring_put(ring);
 	}
 	mutex_unlock(&exo_registry_lock);
+	WARN_ON(!hash_empty(exo_users));
 	xa_destroy(&exo_rings);
 	class_unregister(&exo_class);
 	cdev_del(&exo_cdev);
-	unregister_chrdev_region(exo_devt, EXO_MAX_RINGS);
+	unregister_chrdev_region(exo_devt, EXO_MINORS);
 	exo_kcache_destroy(exo_ring_cache);
 }

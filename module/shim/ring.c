@@ -119,7 +119,7 @@ static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
 	return exo_ring_sleep(ring, w.which, exo_timeout_jiffies(w.timeout_ns));
 }
 
-static void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st)
+void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st)
 {
 	exo_core_stats(ring->region, &ring->info, st);
 	/* The kernel's own counts, not what shared memory claims. */
@@ -127,6 +127,7 @@ static void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st
 	st->wakeups = atomic64_read(&ring->counters.wakeups);
 	st->kernel_errors = atomic64_read(&ring->counters.kernel_errors);
 	st->open_count = atomic_read(&ring->counters.open_count);
+	st->owner_uid = from_kuid_munged(current_user_ns(), ring->uid);
 }
 
 static long exo_ioctl_stats(struct exo_ring *ring, void __user *argp)
@@ -144,7 +145,7 @@ static long exo_ring_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 
 	switch (cmd) {
 	case EXO_RING_IOC_INFO:
-		return copy_to_user(argp, &ring->info, sizeof(ring->info)) ? -EFAULT : 0;
+		return exo_ring_copy_info(ring, argp);
 	case EXO_RING_IOC_WAIT:
 		return exo_ioctl_wait(ring, argp);
 	case EXO_RING_IOC_WAKE:
@@ -244,10 +245,10 @@ static int exo_ring_mmap(struct file *file, struct vm_area_struct *vma)
 
 static int exo_ring_open(struct inode *inode, struct file *file)
 {
-	struct exo_ring *ring = exo_ring_get_by_minor(iminor(inode));
+	struct exo_ring *ring = exo_ring_get_for_open(inode, file);
 
-	if (!ring)
-		return -ENODEV;
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
 	file->private_data = ring;
 	atomic_inc(&ring->counters.open_count);
 	return nonseekable_open(inode, file);
@@ -273,37 +274,4 @@ const struct file_operations exo_ring_fops = {
 	.unlocked_ioctl = exo_ring_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = no_llseek,
-};
-
-/* /sys/class/exofusion/<name>/stats: the same figures as EXO_RING_IOC_STATS. */
-static ssize_t stats_show(struct device *dev, struct device_attribute *attr, char *buf)
-{
-	struct exo_ring *ring = dev_get_drvdata(dev);
-	struct exo_ring_stats st;
-
-	exo_ring_fill_stats(ring, &st);
-	return sysfs_emit(buf,
-			  "messages %llu\nreceived %llu\nbatches %llu\nfull_events %llu\n"
-			  "empty_events %llu\nsleeps %llu\nwakeups %llu\nkernel_errors %llu\n"
-			  "open_count %u\ncapacity %u\nmode %s\nbuf_size %u\nbuf_count %u\n"
-			  "region_size %llu\n",
-			  st.messages, st.received, st.batches, st.full_events, st.empty_events,
-			  st.sleeps, st.wakeups, st.kernel_errors, st.open_count, st.capacity,
-			  st.mode == EXO_MODE_MPMC ? "mpmc" : "spsc", st.buf_size, st.buf_count,
-			  st.region_size);
-}
-static DEVICE_ATTR_RO(stats);
-
-static struct attribute *exo_ring_attrs[] = {
-	&dev_attr_stats.attr,
-	NULL,
-};
-
-static const struct attribute_group exo_ring_group = {
-	.attrs = exo_ring_attrs,
-};
-
-const struct attribute_group *exo_ring_groups[] = {
-	&exo_ring_group,
-	NULL,
 };

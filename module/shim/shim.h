@@ -9,6 +9,7 @@
 
 #include <linux/cdev.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -16,6 +17,7 @@
 #include "uapi/exofusion.h"
 
 struct user_struct;
+struct exo_user;
 
 /* Counters only the kernel writes: user space cannot forge them. */
 struct exo_ring_counters {
@@ -28,11 +30,14 @@ struct exo_ring_counters {
 struct exo_ring {
 	struct kref ref;		/* registry + open files */
 	char name[EXO_NAME_MAX];
+	struct hlist_node name_node;	/* in the registry's name hash */
 	struct exo_ring_info info;	/* trusted copy of the layout */
-	void *region;			/* vmalloc_user(), mapped by users */
+	void *region;			/* vmap() of pages, mapped by users */
+	struct page **pages;		/* region's pages, charged to the memcg */
 	struct user_struct *user;	/* charged for region's pages */
 	unsigned long charged_pages;
-	kuid_t uid;
+	kuid_t uid;			/* owner: the creator's fsuid */
+	struct exo_user *owner;		/* its ring count, while published */
 	kgid_t gid;
 	umode_t perm;
 	int minor;
@@ -47,18 +52,21 @@ int exo_registry_init(void);
 void exo_registry_exit(void);
 int exo_ring_create(struct exo_create_req *req);
 int exo_ring_destroy(const struct exo_name_req *req);
-struct exo_ring *exo_ring_get_by_minor(int minor);
+struct exo_ring *exo_ring_get_for_open(struct inode *inode, struct file *file);
 void exo_ring_put(struct exo_ring *ring);
+long exo_ring_copy_info(const struct exo_ring *ring, void __user *argp);
 extern const struct attribute_group *exo_ring_groups[];
 
 /* memory.c: ring memory and its accounting */
 int exo_memory_alloc(struct exo_ring *ring);
 void exo_memory_free(struct exo_ring *ring);
-extern const struct attribute_group *exo_class_groups[];
+int exo_totals_init(void);
+void exo_totals_exit(void);
 
 /* ring.c: the ring character devices */
 extern const struct file_operations exo_ring_fops;
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds);
+void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st);
 
 /* slab.c: the module's slab caches (module/core/slab/) */
 struct exo_kcache;

@@ -608,7 +608,7 @@ TEST_P(RingIo, StatsReportPositionsAndSumsOfSharedCounters) {
   // The shim's own fields are zeroed, not left as they were.
   EXPECT_EQ(stats.kernel_errors, 0u);
   EXPECT_EQ(stats.open_count, 0u);
-  EXPECT_EQ(stats.reserved, 0u);
+  EXPECT_EQ(stats.owner_uid, 0u);
 }
 
 TEST_P(RingIo, StatsTakeLayoutFromTrustedInfoNotSharedHeader) {

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+import exo
 from paths import binary, binary_for_others
 
 FUSIONCTL = binary("fusionctl")
-SYSFS = "/sys/class/exofusion"
 
 
 def fusionctl(*args, timeout=60, input=None):
@@ -31,11 +31,6 @@ def ok(*args, **kw):
     return res.stdout
 
 
-def totals():
-    with open(f"{SYSFS}/rings") as r, open(f"{SYSFS}/pages") as p:
-        return int(r.read()), int(p.read())
-
-
 def stats(name):
     return json.loads(ok("stat", name, "--json"))
 
@@ -48,10 +43,10 @@ def name(module, request):
     readable = re.sub(r"[^A-Za-z0-9._-]", "-", request.node.name.removeprefix("test_"))
     ring = f"fc-{digest}-{readable}"[:31]
     fusionctl("destroy", ring)
-    before = totals()
+    before = exo.module_totals()
     yield ring
     fusionctl("destroy", ring)
-    assert totals() == before
+    assert exo.module_totals() == before
 
 
 def test_create_prints_the_node_and_region_size(name):
@@ -98,7 +93,7 @@ def test_list_shows_rings_and_the_module_totals(name):
         rows = {line.split()[0]: line.split() for line in lines[1:-1]}
         assert rows[name] == [name, "mpmc", "128", "4096x4", "2", "0"]
         assert rows[other] == [other, "spsc", "2", "-", "0", "0"]
-        rings, pages = totals()
+        rings, pages = exo.module_totals()
         assert lines[-1] == f"total: {rings} rings, {pages} pages"
     finally:
         ok("destroy", other)
@@ -221,12 +216,12 @@ def test_a_waiting_recv_wakes_on_send(name):
 
 def test_duplicate_name_exits_1(name):
     ok("create", name)
-    before = totals()
+    before = exo.module_totals()
     res = fusionctl("create", name)
     assert res.returncode == 1
     assert res.stdout == ""
     assert res.stderr == f"fusionctl: create: create ring '{name}' (File exists)\n"
-    assert totals() == before
+    assert exo.module_totals() == before
     assert [line.split()[0] for line in ok("list").splitlines()].count(name) == 1
 
 
@@ -252,24 +247,24 @@ def test_destroy_of_a_missing_ring_exits_1(module):
 
 
 def test_bad_parameters_are_the_librarys_to_name_and_leak_nothing(name):
-    before = totals()
+    before = exo.module_totals()
     res = fusionctl("create", name, "--capacity", "1000")
     assert res.returncode == 1
     assert res.stderr == (f"fusionctl: create: ring '{name}': capacity must be a power of two "
                           "in [2, 1048576] (Invalid argument)\n")
     assert not os.path.exists(f"/dev/exofusion/{name}")
-    assert totals() == before
+    assert exo.module_totals() == before
 
 
 def test_destroy_removes_the_node_and_frees_the_memory(name):
-    before = totals()
+    before = exo.module_totals()
     ok("create", name, "--buf-size", "4096", "--buf-count", "16")
-    rings, pages = totals()
+    rings, pages = exo.module_totals()
     assert rings == before[0] + 1 and pages > before[1]
     assert ok("destroy", name) == ""
     assert not os.path.exists(f"/dev/exofusion/{name}")
     assert name not in ok("list")
-    assert totals() == before
+    assert exo.module_totals() == before
     assert fusionctl("destroy", name).returncode == 1
 
 
@@ -319,7 +314,6 @@ def test_bench_memfd_runs_beside_the_module(module):
 
 # --- slab: the module's slab caches through debugfs ---
 
-SLAB_PAGES = f"{SYSFS}/slab_pages"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -334,7 +328,7 @@ def test_slab_shows_the_rings_in_the_exo_ring_cache(name):
     ok("create", name)
     ok("create", other, "--capacity", "2")
     try:
-        rings, _ = totals()
+        rings, _ = exo.module_totals()
         assert rings >= 2
         _, caches = slabinfo()
         ring = caches["exo_ring"]
@@ -373,10 +367,9 @@ def test_slab_shrink_empties_the_depot(name):
     ring = caches["exo_ring"]
     assert ring["depot_cached"] == 0
     assert ring["depot_full"] == 0
-    rings, _ = totals()
+    rings, _ = exo.module_totals()
     assert ring["slabs_in_use"] >= rings >= 1
-    with open(SLAB_PAGES) as f:
-        assert pages == int(f.read())
+    assert pages == exo.total("slab_pages")
 
 
 def test_slab_tick_and_pressure(module):

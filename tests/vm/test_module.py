@@ -22,7 +22,7 @@ def test_create_makes_a_node_with_the_requested_mode_and_creator(ring):
     assert stat.S_ISCHR(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o640
     assert (st.st_uid, st.st_gid) == (0, 0)
-    assert os.path.exists(f"{exo.SYSFS}/{ring}/stats")
+    assert exo.sysfs_stats(ring)["owner_uid"] == "0"
     exo.destroy(ring)
     assert not os.path.exists(f"/dev/exofusion/{ring}")
 

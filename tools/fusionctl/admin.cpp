@@ -16,7 +16,8 @@
 namespace fusionctl {
 namespace {
 
-constexpr char kSysfsClass[] = "/sys/class/exofusion";
+constexpr char kSysfsClass[] = "/sys/class/exofusion";      // NAME/stats/COUNTER
+constexpr char kTotals[] = "/sys/module/exofusion/totals";  // rings, pages, slab_pages
 
 const char* mode_name(uint32_t mode) { return mode == EXO_MODE_MPMC ? "mpmc" : "spsc"; }
 
@@ -60,19 +61,8 @@ int run_destroy(const Args& args) {
 
 using Stats = std::map<std::string, std::string>;
 
-// Reads a sysfs file of "key value" lines; false if it cannot be opened.
-bool read_stats(const std::string& path, Stats* out) {
-  FILE* f = fopen(path.c_str(), "re");
-  if (!f) return false;
-  char key[64], value[64];
-  while (fscanf(f, "%63s %63s", key, value) == 2) (*out)[key] = value;
-  fclose(f);
-  return true;
-}
-
-// A single number from a class-level sysfs file, as text ("?" if unreadable).
-std::string read_total(const char* file) {
-  std::string path = std::string(kSysfsClass) + "/" + file;
+// One value from a sysfs file, as text ("?" if unreadable).
+std::string read_value(const std::string& path) {
   FILE* f = fopen(path.c_str(), "re");
   char value[64] = "?";
   if (f) {
@@ -81,6 +71,19 @@ std::string read_total(const char* file) {
   }
   return value;
 }
+
+// The counters in a ring's stats/ directory, one value per file; false if
+// it cannot be opened.
+bool read_stats(const std::string& dir_path, Stats* out) {
+  DIR* dir = opendir(dir_path.c_str());
+  if (!dir) return false;
+  while (dirent* entry = readdir(dir))
+    if (entry->d_name[0] != '.') (*out)[entry->d_name] = read_value(dir_path + "/" + entry->d_name);
+  closedir(dir);
+  return true;
+}
+
+std::string read_total(const char* file) { return read_value(std::string(kTotals) + "/" + file); }
 
 std::string field(const Stats& stats, const char* key) {
   auto it = stats.find(key);
@@ -95,8 +98,7 @@ int run_list(const Args&) {
   std::vector<std::pair<std::string, Stats>> rings;
   while (dirent* entry = readdir(dir)) {
     std::string name = entry->d_name;
-    // The class's own files, not rings.
-    if (name == "." || name == ".." || name == "rings" || name == "pages") continue;
+    if (name == "." || name == "..") continue;
     Stats stats;
     // Gone since readdir (destroyed meanwhile), or not a ring: skip it.
     if (read_stats(std::string(kSysfsClass) + "/" + name + "/stats", &stats))
@@ -133,7 +135,7 @@ struct Counter {
 int run_stat(const Args& args) {
   const char* name = args.operand(0);
   bool json = args.flag("--json");
-  exo_ring* ring = open_ring("stat", name);
+  exo_ring* ring = open_ring("stat", name, owner_option(args));
   if (!ring) return kExitFailure;
   exo_ring_stats st{};
   int err = exo_ring_get_stats(ring, &st);
@@ -148,7 +150,7 @@ int run_stat(const Args& args) {
       {"wakeups", st.wakeups},           {"kernel_errors", st.kernel_errors},
       {"region_size", st.region_size},   {"capacity", st.capacity},
       {"buf_size", st.buf_size},         {"buf_count", st.buf_count},
-      {"open_count", st.open_count},
+      {"open_count", st.open_count},     {"owner_uid", st.owner_uid},
   };
   // Ring names are [A-Za-z0-9._-] (the library refused others at open), so
   // they need no JSON escaping.
@@ -199,10 +201,11 @@ const Command kList = {
     "list",
     "",
     "list the rings with their main counters and the module's totals",
-    "Lists every ring of the module (from /sys/class/exofusion/NAME/stats): mode,\n"
+    "Lists every ring of the module (from /sys/class/exofusion/NAME/stats/): mode,\n"
     "capacity, zero-copy pool (buf_size x buf_count), messages sent so far and open\n"
-    "files; then the module's totals of live rings and pages, which also count\n"
-    "destroyed rings that are still open.",
+    "files; then the module's totals of live rings and pages\n"
+    "(/sys/module/exofusion/totals/), which also count destroyed rings that are\n"
+    "still open.",
     {},
     0,
     0,
@@ -214,9 +217,11 @@ const Command kStat = {
     "NAME",
     "print every counter of a ring",
     "Prints the counters of ring NAME (EXO_RING_IOC_STATS), one 'key: value' per\n"
-    "line or as one JSON object. open_count includes fusionctl's own handle.",
+    "line or as one JSON object. open_count includes fusionctl's own handle;\n"
+    "owner_uid is the creator's uid as the module recorded it.",
     {
         {"--json", nullptr, "print one JSON object"},
+        kOwnerOption,
     },
     1,
     1,

@@ -2,6 +2,7 @@
 #include "tools/fusionctl/cli.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,9 +178,26 @@ int fail_lib(int err, const char* fmt, ...) {
   return kExitFailure;
 }
 
-exo_ring* open_ring(const char* command, const char* name) {
+const Option kOwnerOption = {
+    "--owner", "USER", "refuse the ring unless USER (a name or a uid) created it"};
+
+int64_t owner_option(const Args& args) {
+  const char* owner = args.text("--owner", nullptr);
+  if (!owner) return -1;
+  uint64_t uid = 0;
+  if (parse_decimal(owner, &uid)) {
+    if (uid >= UINT32_MAX) args.usage_error("--owner: uid '%s' is out of range", owner);
+    return static_cast<int64_t>(uid);
+  }
+  const passwd* pw = getpwnam(owner);
+  if (!pw) args.usage_error("--owner: no user '%s'", owner);
+  return pw->pw_uid;
+}
+
+exo_ring* open_ring(const char* command, const char* name, int64_t owner) {
   exo_ring* ring = nullptr;
-  int err = exo_ring_open(name, &ring);
+  int err = owner >= 0 ? exo_ring_open_owned(name, static_cast<uid_t>(owner), &ring)
+                       : exo_ring_open(name, &ring);
   if (err == 0) return ring;
   // The library only names the node it could not open; say why it is missing.
   if (err == -ENOENT && access("/dev/exofusion/control", F_OK) != 0)

@@ -87,9 +87,16 @@ int fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // call that would block, a timed-out or interrupted wait).
 int fail_lib(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// Opens the device ring NAME for |command|; on failure reports it (saying
-// so when the module is not loaded at all) and returns nullptr.
-exo_ring* open_ring(const char* command, const char* name);
+// The option every command that opens a ring by name takes.
+extern const Option kOwnerOption;
+// The uid that --owner names (a user name or a decimal uid), or -1 when
+// it is not given; exits with status 2 on an unknown user.
+int64_t owner_option(const Args& args);
+
+// Opens the device ring NAME for |command|, only if uid |owner| created it
+// when |owner| >= 0; on failure reports it (saying so when the module is
+// not loaded at all) and returns nullptr.
+exo_ring* open_ring(const char* command, const char* name, int64_t owner = -1);
 
 }  // namespace fusionctl
 

@@ -67,7 +67,7 @@ int run_send(const Args& args) {
   const char* message = args.operand(1);
   uint64_t count = args.number("--count", 1, 1, UINT64_MAX);
   Sender s = {nullptr, name, args.flag("--nonblock") ? EXO_NONBLOCK : 0u, args.flag("--zerocopy")};
-  s.ring = open_ring("send", name);
+  s.ring = open_ring("send", name, owner_option(args));
   if (!s.ring) return kExitFailure;
 
   int status = kExitOk;
@@ -136,7 +136,7 @@ int run_recv(const Args& args) {
   bool timed = args.given("--timeout-ms");
   int64_t timeout_ms = static_cast<int64_t>(args.number("--timeout-ms", 0, 0, INT64_MAX / 1000000));
   if (timed && nonblock) args.usage_error("--nonblock and --timeout-ms exclude each other");
-  exo_ring* ring = open_ring("recv", name);
+  exo_ring* ring = open_ring("recv", name, owner_option(args));
   if (!ring) return kExitFailure;
 
   int status = kExitOk;
@@ -176,6 +176,7 @@ const Command kSend = {
         {"--count", "N", "send each message N times (default 1)"},
         {"--nonblock", nullptr, "fail instead of waiting when the ring or the pool is full"},
         {"--zerocopy", nullptr, "send through a pool buffer even if the message fits a slot"},
+        kOwnerOption,
     },
     2,
     2,
@@ -194,6 +195,7 @@ const Command kRecv = {
         {"--nonblock", nullptr, "fail at once if no message is waiting"},
         {"--timeout-ms", "T", "fail if a message does not come within T ms"},
         {"--hex", nullptr, "print every message as hex"},
+        kOwnerOption,
     },
     1,
     1,

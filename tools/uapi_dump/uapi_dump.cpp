@@ -39,6 +39,8 @@ int main() {
   OFF(exo_ring_header, waiters);
   OFF(exo_ring_info, slots_offset);
   OFF(exo_ring_info, region_size);
+  OFF(exo_ring_info, owner_uid);
+  OFF(exo_ring_stats, owner_uid);
   printf("  \"end\": 0\n}\n");
   return 0;
 }

@@ -41,6 +41,7 @@ u32 initial_spin_budget() { return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1024 : 0;
 struct exo_ring {
   int fd = -1;
   bool device = false;
+  u32 owner_uid = 0;  // device rings: the kernel's record of the creator
   void* region = MAP_FAILED;
   u64 mapped_size = 0;
   RingView view;
@@ -119,6 +120,7 @@ int attach_device(exo_ring* ring) {
   if (ioctl(ring->fd, EXO_RING_IOC_INFO, &info) != 0)
     return fail(-errno, "fd %d is not an exofusion ring device", ring->fd);
   ring->device = true;
+  ring->owner_uid = info.owner_uid;
   ring->backend = exo::lib::new_device_backend(ring->fd);
   if (!ring->backend) return fail(-ENOMEM, "ring backend");
   return map_ring(ring, info, info.region_size);
@@ -176,6 +178,9 @@ int create_device(const exo_create_req& req, exo_ring** out) {
   exo_create_req inout = req;
   int err = ioctl(control, EXO_IOC_CREATE, &inout) == 0 ? 0 : -errno;
   close(control);
+  if (err == -EMFILE)
+    return fail(err, "create ring '%s': uid %u has as many rings as the module's "
+                "max_rings_per_user allows", req.name, static_cast<unsigned>(geteuid()));
   if (err) return fail(err, "create ring '%s'", req.name);
   err = open_device(req.name, out);
   if (err) exo_ring_destroy(req.name);
@@ -264,6 +269,22 @@ int exo_ring_create(const exo_ring_params* params, exo_backend backend, exo_ring
 }
 
 int exo_ring_open(const char* name, exo_ring** out) { return open_device(name, out); }
+
+int exo_ring_open_owned(const char* name, uid_t owner, exo_ring** out) {
+  exo_ring* ring = nullptr;
+  int err = open_device(name, &ring);
+  if (err) return err;
+  // The fd is bound to the ring whose node was opened (the module checks
+  // that), so the owner read through it is that ring's.
+  if (ring->owner_uid != owner) {
+    err = fail(-EPERM, "ring '%s' belongs to uid %u, not to the expected uid %u", name,
+               ring->owner_uid, static_cast<unsigned>(owner));
+    delete ring;
+    return err;
+  }
+  *out = ring;
+  return 0;
+}
 
 int exo_ring_attach_fd(int fd, exo_ring** out) {
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "uapi/exofusion.h"
@@ -65,6 +66,10 @@ struct exo_msg {
 int exo_ring_create(const struct exo_ring_params *params, enum exo_backend backend,
 		    exo_ring **out);
 int exo_ring_open(const char *name, exo_ring **out);
+/* Opens the device ring NAME only if uid OWNER created it (the kernel's
+ * record, EXO_RING_IOC_INFO): -EPERM otherwise, so that a ring another user
+ * created under an expected name (a squatter) is refused, not talked to. */
+int exo_ring_open_owned(const char *name, uid_t owner, exo_ring **out);
 int exo_ring_attach_fd(int fd, exo_ring **out);
 void exo_ring_close(exo_ring *ring);
 int exo_ring_destroy(const char *name);
