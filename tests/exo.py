@@ -91,6 +91,11 @@ def wait(fd, which, timeout_ns):
     return err
 
 
+def dmesg():
+    """The kernel log so far; callers compare what follows a snapshot."""
+    return subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
+
+
 def total(name):
     """One of the module's totals: rings, pages or slab_pages."""
     with open(f"{TOTALS}/{name}") as f:

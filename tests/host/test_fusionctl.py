@@ -51,9 +51,9 @@ def test_each_command_has_help(command):
 def test_help_names_the_options_of_each_command():
     expected = {
         "create": ["--capacity N", "--mode MODE", "--buf-size B", "--buf-count N", "--perm MODE"],
-        "stat": ["--json"],
-        "send": ["--count N", "--nonblock", "--zerocopy", "MESSAGE|-"],
-        "recv": ["--count N", "--nonblock", "--timeout-ms T", "--hex"],
+        "stat": ["--json", "--owner USER"],
+        "send": ["--count N", "--nonblock", "--zerocopy", "MESSAGE|-", "--owner USER"],
+        "recv": ["--count N", "--nonblock", "--timeout-ms T", "--hex", "--owner USER"],
         "bench": ["--memfd", "--msgs N", "--batch K", "--size S"],
         "slab": ["[stat|shrink|pressure|tick]", "--json", "EXO_SLABINFO", "EXO_SLAB_CTL",
                  "mount -t debugfs none /sys/kernel/debug", "insmod exofusion.ko"],
@@ -97,6 +97,9 @@ def test_unknown_command_is_a_usage_error():
     (["destroy"], "missing operand: expected NAME"),
     (["list", "extra"], "unexpected operand 'extra'"),
     (["stat", "a", "--json=yes"], "--json takes no value"),
+    (["stat", "a", "--owner", "no-such-user"], "--owner: no user 'no-such-user'"),
+    (["send", "a", "x", "--owner", "4294967295"], "--owner: uid '4294967295' is out of range"),
+    (["recv", "a", "--owner"], "--owner: missing value USER"),
     (["send", "a"], "missing operand: expected NAME MESSAGE|-"),
     (["send", "a", "m", "--count", "0"], "--count: '0' is out of range"),
     (["send", "a", "m", "--count", "1e3"], "--count: '1e3' is not a decimal number"),
