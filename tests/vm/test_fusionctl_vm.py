@@ -77,8 +77,8 @@ def test_stat_prints_every_counter(name):
     keys = [line.split(": ")[0] for line in out.splitlines()]
     assert keys == ["name", "mode", "messages", "received", "batches", "full_events",
                     "empty_events", "sleeps", "wakeups", "kernel_errors", "region_size",
-                    "capacity", "buf_size", "buf_count", "open_count"]
-    assert f"name: {name}\n" in out and "capacity: 1024\n" in out
+                    "capacity", "buf_size", "buf_count", "open_count", "owner_uid"]
+    assert f"name: {name}\n" in out and "capacity: 1024\n" in out and "owner_uid: 0\n" in out
 
 
 def test_list_shows_rings_and_the_module_totals(name):
