@@ -19,7 +19,6 @@
 #include <linux/slab.h>
 #include <linux/stringhash.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 #include <linux/xarray.h>
 
 #include "module/core/core_api.h"
@@ -31,7 +30,7 @@
  * minors, and minors are handed out cyclically, so a destroyed ring's minor
  * comes back only after 2^20 other creations.
  */
-#define EXO_MINORS	(1U << MINORBITS)
+#define EXO_MINORS	(MINORMASK + 1)
 
 static unsigned int max_rings_per_user = 128;
 module_param(max_rings_per_user, uint, 0644);
@@ -64,12 +63,7 @@ static struct class exo_class = {
  * name, which would put the node at /dev/<name>, outside exofusion/, with
  * the ring's owner and mode. The string is at most 42 bytes.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-static char *exo_ring_devnode(const struct device *dev, umode_t *mode, kuid_t *uid,
-			      kgid_t *gid)
-#else
 static char *exo_ring_devnode(struct device *dev, umode_t *mode, kuid_t *uid, kgid_t *gid)
-#endif
 {
 	struct exo_ring *ring = dev_get_drvdata(dev);
 
@@ -373,31 +367,44 @@ out_unlock:
  * /sys/class/exofusion/<name>/stats/<counter>: one value per file, the
  * same figures as EXO_RING_IOC_STATS.
  */
-#define EXO_STAT_ATTR(field, fmt)						\
-static ssize_t field##_show(struct device *dev, struct device_attribute *attr,	\
-			    char *buf)						\
-{										\
-	struct exo_ring_stats st;						\
-										\
-	exo_ring_fill_stats(dev_get_drvdata(dev), &st);				\
-	return sysfs_emit(buf, fmt "\n", st.field);				\
-}										\
-static DEVICE_ATTR_RO(field)
+struct exo_stat_attr {
+	struct device_attribute dattr;
+	size_t offset;		/* of the counter in struct exo_ring_stats */
+	bool wide;		/* a __u64, else a __u32 */
+};
 
-EXO_STAT_ATTR(messages, "%llu");
-EXO_STAT_ATTR(received, "%llu");
-EXO_STAT_ATTR(batches, "%llu");
-EXO_STAT_ATTR(full_events, "%llu");
-EXO_STAT_ATTR(empty_events, "%llu");
-EXO_STAT_ATTR(sleeps, "%llu");
-EXO_STAT_ATTR(wakeups, "%llu");
-EXO_STAT_ATTR(kernel_errors, "%llu");
-EXO_STAT_ATTR(region_size, "%llu");
-EXO_STAT_ATTR(capacity, "%u");
-EXO_STAT_ATTR(buf_size, "%u");
-EXO_STAT_ATTR(buf_count, "%u");
-EXO_STAT_ATTR(open_count, "%u");
-EXO_STAT_ATTR(owner_uid, "%u");
+static ssize_t exo_stat_show(struct device *dev, struct device_attribute *dattr, char *buf)
+{
+	const struct exo_stat_attr *sa = container_of(dattr, struct exo_stat_attr, dattr);
+	struct exo_ring_stats st;
+	const u8 *field = (const u8 *)&st + sa->offset;
+
+	exo_ring_fill_stats(dev_get_drvdata(dev), &st);
+	if (sa->wide)
+		return sysfs_emit(buf, "%llu\n", *(const u64 *)field);
+	return sysfs_emit(buf, "%u\n", *(const u32 *)field);
+}
+
+#define EXO_STAT(_field, _wide) {						\
+	.dattr = { .attr = { .name = #_field, .mode = 0444 }, .show = exo_stat_show },	\
+	.offset = offsetof(struct exo_ring_stats, _field),			\
+	.wide = (_wide),							\
+}
+
+static struct exo_stat_attr exo_stat_messages = EXO_STAT(messages, true);
+static struct exo_stat_attr exo_stat_received = EXO_STAT(received, true);
+static struct exo_stat_attr exo_stat_batches = EXO_STAT(batches, true);
+static struct exo_stat_attr exo_stat_full_events = EXO_STAT(full_events, true);
+static struct exo_stat_attr exo_stat_empty_events = EXO_STAT(empty_events, true);
+static struct exo_stat_attr exo_stat_sleeps = EXO_STAT(sleeps, true);
+static struct exo_stat_attr exo_stat_wakeups = EXO_STAT(wakeups, true);
+static struct exo_stat_attr exo_stat_kernel_errors = EXO_STAT(kernel_errors, true);
+static struct exo_stat_attr exo_stat_region_size = EXO_STAT(region_size, true);
+static struct exo_stat_attr exo_stat_capacity = EXO_STAT(capacity, false);
+static struct exo_stat_attr exo_stat_buf_size = EXO_STAT(buf_size, false);
+static struct exo_stat_attr exo_stat_buf_count = EXO_STAT(buf_count, false);
+static struct exo_stat_attr exo_stat_open_count = EXO_STAT(open_count, false);
+static struct exo_stat_attr exo_stat_owner_uid = EXO_STAT(owner_uid, false);
 
 static ssize_t mode_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
@@ -408,21 +415,21 @@ static ssize_t mode_show(struct device *dev, struct device_attribute *attr, char
 static DEVICE_ATTR_RO(mode);
 
 static struct attribute *exo_ring_stats_attrs[] = {
-	&dev_attr_messages.attr,
-	&dev_attr_received.attr,
-	&dev_attr_batches.attr,
-	&dev_attr_full_events.attr,
-	&dev_attr_empty_events.attr,
-	&dev_attr_sleeps.attr,
-	&dev_attr_wakeups.attr,
-	&dev_attr_kernel_errors.attr,
-	&dev_attr_region_size.attr,
-	&dev_attr_capacity.attr,
+	&exo_stat_messages.dattr.attr,
+	&exo_stat_received.dattr.attr,
+	&exo_stat_batches.dattr.attr,
+	&exo_stat_full_events.dattr.attr,
+	&exo_stat_empty_events.dattr.attr,
+	&exo_stat_sleeps.dattr.attr,
+	&exo_stat_wakeups.dattr.attr,
+	&exo_stat_kernel_errors.dattr.attr,
+	&exo_stat_region_size.dattr.attr,
+	&exo_stat_capacity.dattr.attr,
 	&dev_attr_mode.attr,
-	&dev_attr_buf_size.attr,
-	&dev_attr_buf_count.attr,
-	&dev_attr_open_count.attr,
-	&dev_attr_owner_uid.attr,
+	&exo_stat_buf_size.dattr.attr,
+	&exo_stat_buf_count.dattr.attr,
+	&exo_stat_open_count.dattr.attr,
+	&exo_stat_owner_uid.dattr.attr,
 	NULL,
 };
 
