@@ -280,6 +280,22 @@ def test_a_squatter_at_its_limit_does_not_deny_rings_to_others(names, ring_limit
     assert run_as(NOBODY - 1, create_all, [(n, {}) for n in others]) == [0] * ring_limit
 
 
+def test_unload_with_published_rings_of_a_user_leaks_no_count(module, ring_limit):
+    mine = [f"hr-unload-{i}" for i in range(ring_limit)]
+    for n in mine:
+        exo.destroy_quietly(n)
+    assert run_as(NOBODY, create_all, [(n, {}) for n in mine]) == [0] * ring_limit
+    before = exo.dmesg()
+    subprocess.run(["rmmod", "exofusion"], check=True)
+    assert_no_warning(new_kernel_log(before))
+    subprocess.run(["insmod", str(MODULE), f"max_rings_per_user={ring_limit}"], check=True)
+    try:
+        assert run_as(NOBODY, create_all, [(n, {}) for n in mine]) == [0] * ring_limit
+    finally:
+        for n in mine:
+            exo.destroy_quietly(n)
+
+
 def test_owner_check_refuses_a_squatted_name(names):
     name = names("chat")
     assert run_as(NOBODY, create_all, [(name, {"perm": 0o666})]) == [0]

@@ -77,6 +77,8 @@ int exo_ring_destroy(const char *name);
 int exo_ring_fd(const exo_ring *ring);
 int exo_ring_is_device(const exo_ring *ring);
 const struct exo_ring_info *exo_ring_get_info(const exo_ring *ring);
+/* Device rings: the module's counters (owner_uid its record of the creator);
+ * memfd rings: the shared header's, owner_uid 0. */
 int exo_ring_get_stats(exo_ring *ring, struct exo_ring_stats *stats);
 
 /* Inline messages (len <= EXO_INLINE_MAX): one slot each. */
