@@ -18,16 +18,19 @@ class LockGuard {
   exo_lock* lock_;
 };
 
-// Pins the caller to its CPU for a scope (preemption off in the kernel).
+// Owns the caller's CPU's state for a scope: the caller stays on its CPU
+// and no interrupt, softirq or other task there runs cache code meanwhile
+// (in the kernel a local_lock_irqsave(); see platform.h).
 class CpuPin {
  public:
-  CpuPin() : cpu_(exo_plat_cpu_enter()) {}
-  ~CpuPin() { exo_plat_cpu_exit(); }
+  CpuPin() : cpu_(exo_plat_cpu_enter(&flags_)) {}
+  ~CpuPin() { exo_plat_cpu_exit(flags_); }
   CpuPin(const CpuPin&) = delete;
   CpuPin& operator=(const CpuPin&) = delete;
   unsigned int cpu() const { return cpu_; }
 
  private:
+  unsigned long flags_;
   unsigned int cpu_;
 };
 
