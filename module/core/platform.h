@@ -53,9 +53,9 @@ void exo_plat_unlock(struct exo_lock *lock);
  * nothing else on that CPU touches, until exo_plat_cpu_exit(): nothing else
  * means no other task and no interrupt or softirq handler either (the
  * kernel takes a per-CPU local_lock_irqsave(): interrupts off, or on
- * PREEMPT_RT a per-CPU sleeping lock with migration off; the hosted build
- * gives each thread a CPU id of its own). *flags carries what exit needs.
- * Ids are below exo_plat_nr_cpus().
+ * PREEMPT_RT a per-CPU sleeping lock with migration off; the saved flags
+ * stay in that CPU's lock, which the holder owns; the hosted build gives
+ * each thread a CPU id of its own). Ids are below exo_plat_nr_cpus().
  */
 #ifdef EXO_HOSTED
 /*
@@ -64,21 +64,19 @@ void exo_plat_unlock(struct exo_lock *lock);
  */
 extern __thread unsigned int exo_hosted_cpu_id;	/* ~0u until claimed */
 unsigned int exo_hosted_claim_cpu(void);
-static inline unsigned int exo_plat_cpu_enter(unsigned long *flags)
+static inline unsigned int exo_plat_cpu_enter(void)
 {
 	unsigned int id = exo_hosted_cpu_id;
 
-	*flags = 0;
 	return __builtin_expect(id != ~0u, 1) ? id : exo_hosted_claim_cpu();
 }
 
-static inline void exo_plat_cpu_exit(unsigned long flags)
+static inline void exo_plat_cpu_exit(void)
 {
-	(void)flags;
 }
 #else
-unsigned int exo_plat_cpu_enter(unsigned long *flags);
-void exo_plat_cpu_exit(unsigned long flags);
+unsigned int exo_plat_cpu_enter(void);
+void exo_plat_cpu_exit(void);
 #endif
 unsigned int exo_plat_nr_cpus(void);
 

@@ -120,23 +120,32 @@ void exo_plat_unlock(struct exo_lock *lock)
  * ours. On PREEMPT_RT it is a per-CPU sleeping lock with migration off, so
  * the region stays preemptible; there no hard IRQ may allocate (slab.c
  * refuses). One lock for every cache: no cache's region nests another's.
+ * The saved interrupt state stays in the lock: only its holder touches it
+ * (interrupts are off, or the holder excludes every other user of the CPU).
  */
-static DEFINE_PER_CPU(local_lock_t, exo_cpu_lock) = INIT_LOCAL_LOCK(exo_cpu_lock);
+struct exo_cpu_lock {
+	local_lock_t lock;
+	unsigned long flags;	/* the holder's saved interrupt state */
+};
 
-unsigned int exo_plat_cpu_enter(unsigned long *flags)
-	__acquires(&exo_cpu_lock)
+static DEFINE_PER_CPU(struct exo_cpu_lock, exo_cpu_lock) = {
+	.lock = INIT_LOCAL_LOCK(lock),
+};
+
+unsigned int exo_plat_cpu_enter(void)
+	__acquires(&exo_cpu_lock.lock)
 {
-	unsigned long f;
+	unsigned long flags;
 
-	local_lock_irqsave(&exo_cpu_lock, f);
-	*flags = f;
+	local_lock_irqsave(&exo_cpu_lock.lock, flags);
+	this_cpu_write(exo_cpu_lock.flags, flags);
 	return smp_processor_id();
 }
 
-void exo_plat_cpu_exit(unsigned long flags)
-	__releases(&exo_cpu_lock)
+void exo_plat_cpu_exit(void)
+	__releases(&exo_cpu_lock.lock)
 {
-	local_unlock_irqrestore(&exo_cpu_lock, flags);
+	local_unlock_irqrestore(&exo_cpu_lock.lock, this_cpu_read(exo_cpu_lock.flags));
 }
 
 unsigned int exo_plat_nr_cpus(void)

@@ -56,6 +56,15 @@ static bool exo_use_kmem;	/* set once at init from slab_backend */
 
 static_assert(EXO_KCACHE_DEBUG == EXO_SLAB_DEBUG && EXO_KCACHE_ACCOUNT == EXO_SLAB_ACCOUNT);
 
+/* Until shim/compat.h (6.4: class attribute callbacks take const) is here. */
+#ifndef EXO_CLASS_CONST
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define EXO_CLASS_CONST const
+#else
+#define EXO_CLASS_CONST
+#endif
+#endif
+
 struct exo_kcache {
 	struct list_head node;
 	struct exo_slab_cache *core;	/* the exo backend's, or NULL */
@@ -519,12 +528,8 @@ static const struct file_operations exo_slab_ctl_fops = {
 };
 
 /* /sys/class/exofusion/slab_pages: pages the module's slab caches hold. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-static ssize_t slab_pages_show(const struct class *class, const struct class_attribute *attr,
-			       char *buf)
-#else
-static ssize_t slab_pages_show(struct class *class, struct class_attribute *attr, char *buf)
-#endif
+static ssize_t slab_pages_show(EXO_CLASS_CONST struct class *class,
+			       EXO_CLASS_CONST struct class_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_slab_pages));
 }

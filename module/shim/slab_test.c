@@ -692,14 +692,26 @@ static int exo_selftest_irq(unsigned int ms, bool debug)
 	return 0;
 }
 
+/* "irq <ms>" or "irq <ms> debug" */
+static int exo_selftest_irq_cmd(const char *cmd)
+{
+	unsigned int ms;
+	char flag[8];
+	int n = sscanf(cmd, "irq %u %7s", &ms, flag);
+
+	if (n < 1 || !ms || ms > 60000 || (n == 2 && strcmp(flag, "debug")))
+		return -EINVAL;
+	return exo_selftest_irq(ms, n == 2);
+}
+
 /* --- debugfs plumbing ---------------------------------------------------------------- */
 
 static ssize_t exo_test_write(struct file *file, const char __user *ubuf, size_t len,
 			      loff_t *ppos, bool bench)
 {
-	char buf[64], *cmd, flag[8];
+	char buf[64], *cmd;
 	unsigned int ms;
-	int err, n;
+	int err;
 
 	cmd = exo_debugfs_command(buf, sizeof(buf), ubuf, len);
 	if (IS_ERR(cmd))
@@ -710,9 +722,8 @@ static ssize_t exo_test_write(struct file *file, const char __user *ubuf, size_t
 		err = exo_slab_bench(cmd);
 	else if (sscanf(cmd, "stress %u", &ms) == 1)
 		err = ms && ms <= 60000 ? exo_selftest_stress(ms) : -EINVAL;
-	else if ((n = sscanf(cmd, "irq %u %7s", &ms, flag)) >= 1)
-		err = ms && ms <= 60000 && (n == 1 || !strcmp(flag, "debug")) ?
-		      exo_selftest_irq(ms, n == 2) : -EINVAL;
+	else if (!strncmp(cmd, "irq ", 4))
+		err = exo_selftest_irq_cmd(cmd);
 	else
 		err = exo_selftest_finding(cmd);
 	mutex_unlock(&exo_test_lock);

@@ -474,16 +474,14 @@ TEST_F(SlabCacheTest, DrainCpuMovesAnIdleCpusMagazinesToTheDepot) {
   exo_slab_cache* cache = create(128);
   unsigned int cpu = ~0u;
   std::thread([&] {
-    unsigned long flags;
-    cpu = exo_plat_cpu_enter(&flags);
-    exo_plat_cpu_exit(flags);
+    cpu = exo_plat_cpu_enter();
+    exo_plat_cpu_exit();
     std::vector<void*> objs(50);
     for (void*& obj : objs) obj = exo_slab_alloc(cache, 0);
     for (void* obj : objs) exo_slab_free(cache, obj);
   }).join();
-  unsigned long flags;
-  unsigned int mine = exo_plat_cpu_enter(&flags);
-  exo_plat_cpu_exit(flags);
+  unsigned int mine = exo_plat_cpu_enter();
+  exo_plat_cpu_exit();
   ASSERT_NE(cpu, mine);
   exo_slab_stats before = stats(cache);
   ASSERT_LT(before.depot_cached, before.objects_in_use);

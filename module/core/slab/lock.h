@@ -23,14 +23,13 @@ class LockGuard {
 // (in the kernel a local_lock_irqsave(); see platform.h).
 class CpuPin {
  public:
-  CpuPin() : cpu_(exo_plat_cpu_enter(&flags_)) {}
-  ~CpuPin() { exo_plat_cpu_exit(flags_); }
+  CpuPin() : cpu_(exo_plat_cpu_enter()) {}
+  ~CpuPin() { exo_plat_cpu_exit(); }
   CpuPin(const CpuPin&) = delete;
   CpuPin& operator=(const CpuPin&) = delete;
   unsigned int cpu() const { return cpu_; }
 
  private:
-  unsigned long flags_;
   unsigned int cpu_;
 };
 

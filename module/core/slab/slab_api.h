@@ -27,8 +27,7 @@ struct exo_slab_cache;
 
 /* exo_slab_cache_params.flags */
 #define EXO_SLAB_DEBUG (1u << 0)	/* red zones, poisoning, free checks */
-#define EXO_SLAB_ACCOUNT (1u << 1)	/* pages charged to the allocating task's
-					 * memory cgroup (as SLAB_ACCOUNT) */
+#define EXO_SLAB_ACCOUNT (1u << 1)	/* pages charged to the memory cgroup */
 
 /* exo_slab_alloc() flags */
 #define EXO_SLAB_NOWAIT (1u << 0)	/* never sleep for pages */
