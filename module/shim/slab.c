@@ -418,14 +418,11 @@ static int exo_slabinfo_show(struct seq_file *m, void *unused)
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
 		return -ENOMEM;
-	seq_printf(m, "pages %ld backend %s\n", atomic_long_read(&exo_slab_pages),
-		   exo_use_kmem ? "kmem" : "exo");
+	seq_printf(m, "pages %ld\n", atomic_long_read(&exo_slab_pages));
 	mutex_lock(&exo_kcaches_lock);
 	list_for_each_entry(kc, &exo_kcaches, node) {
-		if (!kc->core) {
-			seq_printf(m, "cache %s size %u backend kmem\n", kc->name, kc->size);
-			continue;
-		}
+		if (!kc->core)
+			continue;	/* kmem backend: in /proc/slabinfo and /sys/kernel/slab */
 		exo_slab_get_stats(kc->core, st);
 		exo_slabinfo_cache(m, st);
 	}
