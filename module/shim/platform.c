@@ -138,6 +138,7 @@ unsigned int exo_plat_cpu_enter(void)
 	unsigned long flags;
 
 	local_lock_irqsave(&exo_cpu_lock.lock, flags);
+	__acquire(&exo_cpu_lock.lock);	/* local_lock has no annotation of its own */
 	this_cpu_write(exo_cpu_lock.flags, flags);
 	return smp_processor_id();
 }
@@ -146,6 +147,7 @@ void exo_plat_cpu_exit(void)
 	__releases(&exo_cpu_lock.lock)
 {
 	local_unlock_irqrestore(&exo_cpu_lock.lock, this_cpu_read(exo_cpu_lock.flags));
+	__release(&exo_cpu_lock.lock);
 }
 
 unsigned int exo_plat_nr_cpus(void)

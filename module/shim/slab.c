@@ -56,7 +56,10 @@ static bool exo_use_kmem;	/* set once at init from slab_backend */
 
 static_assert(EXO_KCACHE_DEBUG == EXO_SLAB_DEBUG && EXO_KCACHE_ACCOUNT == EXO_SLAB_ACCOUNT);
 
-/* Until shim/compat.h (6.4: class attribute callbacks take const) is here. */
+/*
+ * Until shim/compat.h (6.4: class attribute callbacks take const) is here;
+ * to be deleted when it is.
+ */
 #ifndef EXO_CLASS_CONST
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
 #define EXO_CLASS_CONST const
@@ -334,7 +337,7 @@ static unsigned long exo_slab_scan(struct shrinker *shrinker, struct shrink_cont
 	return freed ? freed : SHRINK_STOP;
 }
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef SHRINKER_ALLOCATED
 /* Since 6.7 shrinkers are allocated by the kernel (shrinker_alloc()). */
 static struct shrinker *exo_slab_shrinker;
 
