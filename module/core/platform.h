@@ -23,18 +23,23 @@ unsigned long exo_plat_copy_from_user(void *to, const void *from_user, unsigned 
 /*
  * Memory for the slab cache (module/core/slab/). Pages come from the page
  * (buddy) allocator: 2^order of them, aligned to their size, or NULL.
- * |may_sleep| 0 means the caller cannot sleep (preemption is off).
+ * |may_sleep| 0 means the caller cannot sleep (interrupts or preemption
+ * may be off, or it runs in softirq context); |account| charges the pages
+ * to the caller's memory cgroup (__GFP_ACCOUNT in the kernel).
  */
-void *exo_plat_pages_alloc(unsigned int order, int may_sleep);
+void *exo_plat_pages_alloc(unsigned int order, int may_sleep, int account);
 void exo_plat_pages_free(void *addr, unsigned int order);
 /* Small zeroed bookkeeping (caches, magazines, per-CPU arrays), or NULL. */
 void *exo_plat_zalloc(unsigned long size, int may_sleep);
 void exo_plat_free(void *p);
 
 /*
- * A lock that may be taken with preemption off (a spinlock in the kernel).
- * Locks of one kind are never nested; a lock of an earlier kind may be
- * held while one of a later kind is taken (lockdep sees one class a kind).
+ * A lock that may be taken with preemption off and from softirq or (not on
+ * PREEMPT_RT) hard interrupt context: an IRQ-safe spinlock in the kernel
+ * (spin_lock_irqsave; the saved flags live in the lock, written by its
+ * holder only). Locks of one kind are never nested; a lock of an earlier
+ * kind may be held while one of a later kind is taken (lockdep sees one
+ * class a kind).
  */
 enum exo_lock_kind { EXO_LOCK_ADMIN, EXO_LOCK_DEPOT, EXO_LOCK_SLABS };
 struct exo_lock;
@@ -44,9 +49,13 @@ void exo_plat_lock(struct exo_lock *lock);
 void exo_plat_unlock(struct exo_lock *lock);
 
 /*
- * The CPU the caller runs on, which stays its own until exo_plat_cpu_exit()
- * (the kernel disables preemption; the hosted build gives each thread a
- * CPU id of its own). Ids are below exo_plat_nr_cpus().
+ * The CPU the caller runs on, which stays its own, and whose per-CPU state
+ * nothing else on that CPU touches, until exo_plat_cpu_exit(): nothing else
+ * means no other task and no interrupt or softirq handler either (the
+ * kernel takes a per-CPU local_lock_irqsave(): interrupts off, or on
+ * PREEMPT_RT a per-CPU sleeping lock with migration off; the saved flags
+ * stay in that CPU's lock, which the holder owns; the hosted build gives
+ * each thread a CPU id of its own). Ids are below exo_plat_nr_cpus().
  */
 #ifdef EXO_HOSTED
 /*

@@ -3,6 +3,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/gfp.h>
+#include <linux/local_lock.h>
 #include <linux/mm.h>
 #include <linux/printk.h>
 #include <linux/slab.h>
@@ -28,10 +29,15 @@ static gfp_t exo_gfp(int may_sleep)
 	return (may_sleep ? GFP_KERNEL : GFP_NOWAIT) | __GFP_NOWARN;
 }
 
-/* Slab pages: counted, so that unload can show every one came back. */
-void *exo_plat_pages_alloc(unsigned int order, int may_sleep)
+/*
+ * Slab pages: counted, so that unload can show every one came back, and
+ * for an accounting cache charged to the allocating task's memory cgroup
+ * (the whole slab, to whoever made it: the objects in it are then shared).
+ */
+void *exo_plat_pages_alloc(unsigned int order, int may_sleep, int account)
 {
-	struct page *page = alloc_pages(exo_gfp(may_sleep), order);
+	gfp_t gfp = exo_gfp(may_sleep) | (account ? __GFP_ACCOUNT : 0);
+	struct page *page = alloc_pages(gfp, order);
 
 	if (!page)
 		return NULL;
@@ -55,8 +61,14 @@ void exo_plat_free(void *p)
 	kfree(p);
 }
 
+/*
+ * IRQ-safe: the caches' locks are reached from softirq (and, but on
+ * PREEMPT_RT, hard IRQ) allocations, so every holder keeps interrupts off.
+ * On PREEMPT_RT spinlock_t is a sleeping lock and irqsave keeps them on.
+ */
 struct exo_lock {
 	spinlock_t lock;	/* the lock itself; see exo_plat_lock_create() */
+	unsigned long flags;	/* the holder's saved interrupt state */
 };
 
 /* One spin_lock_init() site, so one lockdep class, per kind. */
@@ -89,23 +101,53 @@ void exo_plat_lock_destroy(struct exo_lock *lock)
 void exo_plat_lock(struct exo_lock *lock)
 	__acquires(&lock->lock)
 {
-	spin_lock(&lock->lock);
+	unsigned long flags;
+
+	spin_lock_irqsave(&lock->lock, flags);
+	lock->flags = flags;	/* ours until the unlock */
 }
 
 void exo_plat_unlock(struct exo_lock *lock)
 	__releases(&lock->lock)
 {
-	spin_unlock(&lock->lock);
+	spin_unlock_irqrestore(&lock->lock, lock->flags);
 }
 
+/*
+ * The slab's per-CPU magazines belong to whoever holds this CPU's lock, as
+ * SLUB's per-CPU slabs do (local_lock_irqsave): interrupts off, so a
+ * softirq or interrupt on this CPU cannot run a fast path in the middle of
+ * ours. On PREEMPT_RT it is a per-CPU sleeping lock with migration off, so
+ * the region stays preemptible; there no hard IRQ may allocate (slab.c
+ * refuses). One lock for every cache: no cache's region nests another's.
+ * The saved interrupt state stays in the lock: only its holder touches it
+ * (interrupts are off, or the holder excludes every other user of the CPU).
+ */
+struct exo_cpu_lock {
+	local_lock_t lock;
+	unsigned long flags;	/* the holder's saved interrupt state */
+};
+
+static DEFINE_PER_CPU(struct exo_cpu_lock, exo_cpu_lock) = {
+	.lock = INIT_LOCAL_LOCK(lock),
+};
+
 unsigned int exo_plat_cpu_enter(void)
+	__acquires(&exo_cpu_lock.lock)
 {
-	return get_cpu();
+	unsigned long flags;
+
+	local_lock_irqsave(&exo_cpu_lock.lock, flags);
+	__acquire(&exo_cpu_lock.lock);	/* local_lock has no annotation of its own */
+	this_cpu_write(exo_cpu_lock.flags, flags);
+	return smp_processor_id();
 }
 
 void exo_plat_cpu_exit(void)
+	__releases(&exo_cpu_lock.lock)
 {
-	put_cpu();
+	local_unlock_irqrestore(&exo_cpu_lock.lock, this_cpu_read(exo_cpu_lock.flags));
+	__release(&exo_cpu_lock.lock);
 }
 
 unsigned int exo_plat_nr_cpus(void)

@@ -448,7 +448,7 @@ int exo_registry_init(void)
 	int err;
 
 	/* Ring control blocks come from the module's own slab cache. */
-	exo_ring_cache = exo_kcache_create("exo_ring", sizeof(struct exo_ring), 0);
+	exo_ring_cache = exo_kcache_create("exo_ring", sizeof(struct exo_ring), EXO_KCACHE_ACCOUNT);
 	if (IS_ERR(exo_ring_cache))
 		return PTR_ERR(exo_ring_cache);
 	err = alloc_chrdev_region(&exo_devt, 0, EXO_MINORS, "exofusion");

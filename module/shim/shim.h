@@ -74,14 +74,17 @@ struct exo_slab_cache;
 struct dentry;
 extern atomic_long_t exo_slab_pages;	/* pages all slab caches hold */
 extern struct dentry *exo_debugfs_dir;	/* exofusion/ in debugfs */
-extern const struct attribute_group exo_slab_class_group;
 int exo_slab_init(void);
 void exo_slab_exit(void);
+/* exo_kcache_create() flags, the core's EXO_SLAB_DEBUG and EXO_SLAB_ACCOUNT */
+#define EXO_KCACHE_DEBUG (1u << 0)
+#define EXO_KCACHE_ACCOUNT (1u << 1)	/* pages charged to the memory cgroup */
 struct exo_kcache *exo_kcache_create(const char *name, unsigned int size, unsigned int flags);
 unsigned long exo_kcache_destroy(struct exo_kcache *kc);
 void *exo_kcache_alloc(struct exo_kcache *kc, gfp_t gfp);
 void exo_kcache_free(struct exo_kcache *kc, void *obj);
 struct exo_slab_cache *exo_kcache_core(struct exo_kcache *kc);
+bool exo_slab_backend_is_kmem(void);
 char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_t len);
 
 /* slab_test.c: in-kernel slab benchmarks and self-tests (debugfs) */

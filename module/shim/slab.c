@@ -7,6 +7,19 @@
  * depot; debugfs shows every cache (exofusion/slabinfo) and takes
  * commands (exofusion/slab_ctl).
  *
+ * Two backends (module parameter slab_backend): "exo", the module's own
+ * cache, and "kmem", the kernel's kmem_cache, the rollback path. A KASAN
+ * kernel gets kmem whatever is asked, so that KASAN checks every object:
+ * the exo backend cannot be instrumented from a module (kasan_unpoison()
+ * is not exported, kasan_poison() only for KASAN's own tests and from an
+ * mm-internal header), and its core, not instrumented, keeps its free
+ * lists inside free objects.
+ *
+ * Contexts: process, softirq (NAPI) and, but on PREEMPT_RT, hard IRQ; on
+ * PREEMPT_RT the per-CPU lock and the spinlocks sleep, so a caller that
+ * cannot sleep there (hard IRQ, interrupts or preemption off) is refused
+ * with a warning, as SLUB refuses it. Never NMI.
+ *
  * Lock order: cpu hotplug lock, then exo_kcaches_lock, then the caches'.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -18,9 +31,12 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #include "module/core/slab/slab_api.h"
@@ -31,10 +47,21 @@ module_param(slab_debug, bool, 0444);
 MODULE_PARM_DESC(slab_debug,
 		 "Red zones, poisoning and free checks in the module's own slab caches");
 
+static char *slab_backend = "exo";
+module_param(slab_backend, charp, 0444);
+MODULE_PARM_DESC(slab_backend,
+		 "exo (the module's slab cache) or kmem (the kernel's kmem_cache; forced under KASAN)");
+
+static bool exo_use_kmem;	/* set once at init from slab_backend */
+
+static_assert(EXO_KCACHE_DEBUG == EXO_SLAB_DEBUG && EXO_KCACHE_ACCOUNT == EXO_SLAB_ACCOUNT);
+
 struct exo_kcache {
 	struct list_head node;
-	struct exo_slab_cache *core;
+	struct exo_slab_cache *core;	/* the exo backend's, or NULL */
+	struct kmem_cache *kmem;	/* the kmem backend's, or NULL */
 	unsigned int size;
+	char name[EXO_SLAB_NAME_MAX];
 };
 
 atomic_long_t exo_slab_pages = ATOMIC_LONG_INIT(0);
@@ -45,8 +72,29 @@ static DEFINE_MUTEX(exo_kcaches_lock);
 static struct delayed_work exo_slab_tick_work;
 static DEFINE_PER_CPU(struct work_struct, exo_slab_drain_work);
 static int exo_slab_hp_state;
-static struct shrinker exo_slab_shrinker;
 
+/* The rollback backend: the kernel's cache, with the same flags' meaning. */
+static int exo_kcache_create_kmem(struct exo_kcache *kc, unsigned int flags)
+{
+	slab_flags_t sflags = 0;
+
+	if (flags & ~(EXO_SLAB_DEBUG | EXO_SLAB_ACCOUNT))
+		return -EINVAL;
+	if (flags & EXO_SLAB_ACCOUNT)
+		sflags |= SLAB_ACCOUNT;
+	if (flags & EXO_SLAB_DEBUG)
+		sflags |= SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
+	kc->kmem = kmem_cache_create(kc->name, kc->size, 0, sflags, NULL);
+	return kc->kmem ? 0 : -ENOMEM;
+}
+
+/*
+ * A cache for objects of |size| bytes; flags EXO_SLAB_DEBUG (checks, also
+ * for every cache with slab_debug=1) and EXO_SLAB_ACCOUNT (charge the pages
+ * to the allocating task's memory cgroup, as SLAB_ACCOUNT does: for objects
+ * whose number a user controls; not for those allocated in softirq, where
+ * the task interrupted is a random one).
+ */
 struct exo_kcache *exo_kcache_create(const char *name, unsigned int size, unsigned int flags)
 {
 	struct exo_slab_cache_params params = {
@@ -61,13 +109,17 @@ struct exo_kcache *exo_kcache_create(const char *name, unsigned int size, unsign
 	kc = kzalloc(sizeof(*kc), GFP_KERNEL);
 	if (!kc)
 		return ERR_PTR(-ENOMEM);
-	err = exo_slab_create(&params, &kc->core, &why);
+	strscpy(kc->name, name, sizeof(kc->name));
+	kc->size = size;
+	if (exo_use_kmem)
+		err = exo_kcache_create_kmem(kc, params.flags);
+	else
+		err = exo_slab_create(&params, &kc->core, &why);
 	if (err) {
-		pr_err("slab cache %s: %s\n", name, why);
+		pr_err("slab cache %s: %s\n", name, why ? why : "kmem_cache_create failed");
 		kfree(kc);
 		return ERR_PTR(err);
 	}
-	kc->size = size;
 	mutex_lock(&exo_kcaches_lock);
 	list_add_tail(&kc->node, &exo_kcaches);
 	mutex_unlock(&exo_kcaches_lock);
@@ -82,28 +134,65 @@ unsigned long exo_kcache_destroy(struct exo_kcache *kc)
 	mutex_lock(&exo_kcaches_lock);
 	list_del(&kc->node);
 	mutex_unlock(&exo_kcaches_lock);
-	leaked = exo_slab_destroy(kc->core);
+	if (kc->kmem) {
+		/* kmem_cache reports its own leaks, and keeps no count. */
+		kmem_cache_destroy(kc->kmem);
+		leaked = 0;
+	} else {
+		leaked = exo_slab_destroy(kc->core);
+	}
 	kfree(kc);
 	return leaked;
 }
 
+/*
+ * Whether the exo backend may run here. NMI never. PREEMPT_RT: its per-CPU
+ * lock and spinlocks sleep, so not where sleeping is not allowed (hard
+ * IRQ, interrupts or preemption off), as SLUB's rules on RT say; softirq
+ * runs in a thread there and is fine.
+ */
+static bool exo_kcache_context_ok(const struct exo_kcache *kc)
+{
+	bool bad = in_nmi() || (IS_ENABLED(CONFIG_PREEMPT_RT) && !preemptible());
+
+	WARN_ONCE(bad, "slab cache %s used where it cannot run (NMI, or atomic on PREEMPT_RT)\n",
+		  kc->name);
+	return !bad;
+}
+
 void *exo_kcache_alloc(struct exo_kcache *kc, gfp_t gfp)
 {
-	void *obj = exo_slab_alloc(kc->core, gfpflags_allow_blocking(gfp) ? 0 : EXO_SLAB_NOWAIT);
+	void *obj;
 
+	if (kc->kmem)
+		return kmem_cache_alloc(kc->kmem, gfp);
+	might_alloc(gfp);
+	if (!exo_kcache_context_ok(kc))
+		return NULL;
+	obj = exo_slab_alloc(kc->core, gfpflags_allow_blocking(gfp) ? 0 : EXO_SLAB_NOWAIT);
 	if (obj && (gfp & __GFP_ZERO))
 		memset(obj, 0, kc->size);
 	return obj;
 }
 
+/* Where the exo backend cannot run (see above) the object is leaked, not freed. */
 void exo_kcache_free(struct exo_kcache *kc, void *obj)
 {
-	exo_slab_free(kc->core, obj);
+	if (kc->kmem)
+		kmem_cache_free(kc->kmem, obj);
+	else if (exo_kcache_context_ok(kc))
+		exo_slab_free(kc->core, obj);
 }
 
+/* The exo backend's cache, or NULL under the kmem backend. */
 struct exo_slab_cache *exo_kcache_core(struct exo_kcache *kc)
 {
 	return kc->core;
+}
+
+bool exo_slab_backend_is_kmem(void)
+{
+	return exo_use_kmem;
 }
 
 /* --- the periodic tick --------------------------------------------------- */
@@ -114,7 +203,8 @@ static void exo_slab_tick_all(void)
 
 	mutex_lock(&exo_kcaches_lock);
 	list_for_each_entry(kc, &exo_kcaches, node)
-		exo_slab_tick(kc->core);
+		if (kc->core)
+			exo_slab_tick(kc->core);
 	mutex_unlock(&exo_kcaches_lock);
 }
 
@@ -136,7 +226,8 @@ static void exo_slab_drain_fn(struct work_struct *work)
 	struct exo_kcache *kc;
 
 	list_for_each_entry(kc, &exo_kcaches, node)
-		exo_slab_drain_local(kc->core);
+		if (kc->core)
+			exo_slab_drain_local(kc->core);
 }
 
 static void exo_slab_drain_all_locked(void)
@@ -164,7 +255,8 @@ static unsigned long exo_slab_shrink_all(bool pressure)
 	mutex_lock(&exo_kcaches_lock);
 	exo_slab_drain_all_locked();
 	list_for_each_entry(kc, &exo_kcaches, node)
-		pages += exo_slab_shrink(kc->core, pressure);
+		if (kc->core)
+			pages += exo_slab_shrink(kc->core, pressure);
 	mutex_unlock(&exo_kcaches_lock);
 	cpus_read_unlock();
 	return pages;
@@ -177,14 +269,20 @@ static int exo_slab_cpu_dead(unsigned int cpu)
 
 	mutex_lock(&exo_kcaches_lock);
 	list_for_each_entry(kc, &exo_kcaches, node)
-		exo_slab_drain_cpu(kc->core, cpu);
+		if (kc->core)
+			exo_slab_drain_cpu(kc->core, cpu);
 	mutex_unlock(&exo_kcaches_lock);
 	return 0;
 }
 
 /* --- memory pressure ------------------------------------------------------- */
 
-/* Reclaim may run under our allocations: never wait for the registry. */
+/*
+ * Units are objects (exo_slab_reclaimable()): those in depot magazines plus
+ * the capacity of empty slabs. CPU magazines are not counted: reclaim
+ * cannot drain other CPUs (slab_ctl "shrink" does). Reclaim may run under
+ * our own allocations: never wait for the registry.
+ */
 static unsigned long exo_slab_count(struct shrinker *shrinker, struct shrink_control *sc)
 {
 	struct exo_kcache *kc;
@@ -193,31 +291,77 @@ static unsigned long exo_slab_count(struct shrinker *shrinker, struct shrink_con
 	if (!mutex_trylock(&exo_kcaches_lock))
 		return 0;
 	list_for_each_entry(kc, &exo_kcaches, node)
-		objects += exo_slab_reclaimable(kc->core);
+		if (kc->core)
+			objects += exo_slab_reclaimable(kc->core);
 	mutex_unlock(&exo_kcaches_lock);
 	return objects ? objects : SHRINK_EMPTY;
 }
 
-static unsigned long exo_slab_scan(struct shrinker *shrinker, struct shrink_control *sc)
+/* Frees up to |nr| objects across caches; what it freed, pages in *pages. */
+static unsigned long exo_slab_scan_caches(unsigned long nr, unsigned long *pages)
 {
 	struct exo_kcache *kc;
-	unsigned long freed = 0;
+	unsigned long freed = 0, p;
 
-	if (!mutex_trylock(&exo_kcaches_lock))
-		return SHRINK_STOP;
+	*pages = 0;
 	list_for_each_entry(kc, &exo_kcaches, node) {
-		freed += exo_slab_reclaimable(kc->core);
-		exo_slab_shrink(kc->core, true);
+		if (!kc->core || freed >= nr)
+			continue;
+		freed += exo_slab_reclaim(kc->core, nr - freed, true, &p);
+		*pages += p;
 	}
-	mutex_unlock(&exo_kcaches_lock);
 	return freed;
 }
 
+/* Honours nr_to_scan; SHRINK_STOP when nothing could be freed. */
+static unsigned long exo_slab_scan(struct shrinker *shrinker, struct shrink_control *sc)
+{
+	unsigned long freed, pages;
+
+	if (!mutex_trylock(&exo_kcaches_lock))
+		return SHRINK_STOP;
+	freed = exo_slab_scan_caches(sc->nr_to_scan, &pages);
+	mutex_unlock(&exo_kcaches_lock);
+	return freed ? freed : SHRINK_STOP;
+}
+
+#ifdef SHRINKER_ALLOCATED
+/* Since 6.7 shrinkers are allocated by the kernel (shrinker_alloc()). */
+static struct shrinker *exo_slab_shrinker;
+
+static int exo_shrinker_register(void)
+{
+	exo_slab_shrinker = shrinker_alloc(0, "exofusion-slab");
+	if (!exo_slab_shrinker)
+		return -ENOMEM;
+	exo_slab_shrinker->count_objects = exo_slab_count;
+	exo_slab_shrinker->scan_objects = exo_slab_scan;
+	exo_slab_shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(exo_slab_shrinker);
+	return 0;
+}
+
+static void exo_shrinker_unregister(void)
+{
+	shrinker_free(exo_slab_shrinker);
+}
+#else
 static struct shrinker exo_slab_shrinker = {
 	.count_objects = exo_slab_count,
 	.scan_objects = exo_slab_scan,
 	.seeks = DEFAULT_SEEKS,
 };
+
+static int exo_shrinker_register(void)
+{
+	return register_shrinker(&exo_slab_shrinker, "exofusion-slab");
+}
+
+static void exo_shrinker_unregister(void)
+{
+	unregister_shrinker(&exo_slab_shrinker);
+}
+#endif
 
 /* --- debugfs: exofusion/slabinfo and exofusion/slab_ctl --------------------- */
 
@@ -268,6 +412,8 @@ static int exo_slabinfo_show(struct seq_file *m, void *unused)
 	seq_printf(m, "pages %ld\n", atomic_long_read(&exo_slab_pages));
 	mutex_lock(&exo_kcaches_lock);
 	list_for_each_entry(kc, &exo_kcaches, node) {
+		if (!kc->core)
+			continue;	/* kmem backend: in /proc/slabinfo and /sys/kernel/slab */
 		exo_slab_get_stats(kc->core, st);
 		exo_slabinfo_cache(m, st);
 	}
@@ -288,65 +434,123 @@ char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_
 	return strim(buf);
 }
 
-/* "shrink", "pressure" (shrink and step magazines down) or "tick". */
+static DEFINE_MUTEX(exo_ctl_lock);	/* guards exo_ctl_result */
+static char exo_ctl_result[96];
+
+/*
+ * The shrinker's two calls, as reclaim makes them: "count" and "scan <nr>"
+ * (read back: "count <objects>", "scan <nr> freed <objects> pages <n>", or
+ * "scan <nr> stop" for SHRINK_STOP).
+ */
+static void exo_slab_ctl_count(void)
+{
+	struct shrink_control sc = { .gfp_mask = GFP_KERNEL };
+	unsigned long got = exo_slab_count(NULL, &sc);
+
+	snprintf(exo_ctl_result, sizeof(exo_ctl_result), "count %lu\n",
+		 got == SHRINK_EMPTY ? 0 : got);
+}
+
+static void exo_slab_ctl_scan(unsigned long nr)
+{
+	unsigned long got, pages;
+
+	mutex_lock(&exo_kcaches_lock);
+	got = exo_slab_scan_caches(nr, &pages);
+	mutex_unlock(&exo_kcaches_lock);
+	if (got)
+		snprintf(exo_ctl_result, sizeof(exo_ctl_result), "scan %lu freed %lu pages %lu\n",
+			 nr, got, pages);
+	else
+		snprintf(exo_ctl_result, sizeof(exo_ctl_result), "scan %lu stop\n", nr);
+}
+
+/*
+ * "shrink", "pressure" (shrink and step magazines down), "tick", or the
+ * shrinker's "count" and "scan <nr>".
+ */
 static ssize_t exo_slab_ctl_write(struct file *file, const char __user *ubuf, size_t len,
 				  loff_t *ppos)
 {
-	char buf[16], *cmd;
+	char buf[32], *cmd;
+	ssize_t ret = len;
+	unsigned long nr;
 
 	cmd = exo_debugfs_command(buf, sizeof(buf), ubuf, len);
 	if (IS_ERR(cmd))
 		return PTR_ERR(cmd);
+	mutex_lock(&exo_ctl_lock);
+	exo_ctl_result[0] = '\0';
 	if (!strcmp(cmd, "shrink"))
 		exo_slab_shrink_all(false);
 	else if (!strcmp(cmd, "pressure"))
 		exo_slab_shrink_all(true);
 	else if (!strcmp(cmd, "tick"))
 		exo_slab_tick_all();
+	else if (!strcmp(cmd, "count"))
+		exo_slab_ctl_count();
+	else if (sscanf(cmd, "scan %lu", &nr) == 1)
+		exo_slab_ctl_scan(nr);
 	else
-		return -EINVAL;
-	return len;
+		ret = -EINVAL;
+	mutex_unlock(&exo_ctl_lock);
+	return ret;
+}
+
+static ssize_t exo_slab_ctl_read(struct file *file, char __user *ubuf, size_t len,
+				 loff_t *ppos)
+{
+	ssize_t ret;
+
+	mutex_lock(&exo_ctl_lock);
+	ret = simple_read_from_buffer(ubuf, len, ppos, exo_ctl_result, strlen(exo_ctl_result));
+	mutex_unlock(&exo_ctl_lock);
+	return ret;
 }
 
 static const struct file_operations exo_slab_ctl_fops = {
 	.owner = THIS_MODULE,
+	.read = exo_slab_ctl_read,
 	.write = exo_slab_ctl_write,
-	.llseek = noop_llseek,
-};
-
-/* /sys/class/exofusion/slab_pages: pages the module's slab caches hold. */
-static ssize_t slab_pages_show(struct class *class, struct class_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_slab_pages));
-}
-static CLASS_ATTR_RO(slab_pages);
-
-static struct attribute *exo_slab_class_attrs[] = {
-	&class_attr_slab_pages.attr,
-	NULL,
-};
-
-const struct attribute_group exo_slab_class_group = {
-	.attrs = exo_slab_class_attrs,
+	.llseek = default_llseek,
 };
 
 /* --- module init and exit -------------------------------------------------- */
+
+/* The backend, from slab_backend: kmem under KASAN whatever is asked. */
+static int exo_slab_pick_backend(void)
+{
+	if (!strcmp(slab_backend, "kmem")) {
+		exo_use_kmem = true;
+	} else if (strcmp(slab_backend, "exo")) {
+		pr_err("slab_backend: \"%s\" is neither exo nor kmem\n", slab_backend);
+		return -EINVAL;
+	} else if (IS_ENABLED(CONFIG_KASAN)) {
+		pr_info("slab_backend: exo cannot be KASAN-checked; kmem_cache instead\n");
+		exo_use_kmem = true;
+		slab_backend = "kmem";	/* what the parameter shows */
+	}
+	return 0;
+}
 
 int exo_slab_init(void)
 {
 	int err;
 
+	err = exo_slab_pick_backend();
+	if (err)
+		return err;
 	err = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "exofusion/slab:dead", NULL,
 					exo_slab_cpu_dead);
 	if (err < 0)
 		return err;
 	exo_slab_hp_state = err;
-	err = register_shrinker(&exo_slab_shrinker, "exofusion-slab");
+	err = exo_shrinker_register();
 	if (err)
 		goto out_hotplug;
 	exo_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("slabinfo", 0400, exo_debugfs_dir, NULL, &exo_slabinfo_fops);
-	debugfs_create_file("slab_ctl", 0200, exo_debugfs_dir, NULL, &exo_slab_ctl_fops);
+	debugfs_create_file("slab_ctl", 0600, exo_debugfs_dir, NULL, &exo_slab_ctl_fops);
 	INIT_DELAYED_WORK(&exo_slab_tick_work, exo_slab_tick_fn);
 	schedule_delayed_work(&exo_slab_tick_work, round_jiffies_relative(HZ));
 	return 0;
@@ -363,7 +567,7 @@ void exo_slab_exit(void)
 
 	cancel_delayed_work_sync(&exo_slab_tick_work);
 	debugfs_remove_recursive(exo_debugfs_dir);
-	unregister_shrinker(&exo_slab_shrinker);
+	exo_shrinker_unregister();
 	cpuhp_remove_state_nocalls(exo_slab_hp_state);
 	pages = atomic_long_read(&exo_slab_pages);
 	if (pages)

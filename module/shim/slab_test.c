@@ -12,16 +12,24 @@
  *       (each on a fresh debug cache: "reports <n> leaked <n>")
  *       stress <ms>: every CPU allocates, hands objects to others, checks
  *       their contents and frees them ("ops <n> corrupt <n> leaked <n>")
+ *       irq <ms> [debug]: on one CPU a task loop, a softirq hrtimer and (but
+ *       on PREEMPT_RT) a hard-IRQ hrtimer allocate and free from one cache
+ *       at once ("task <n> softirq <n> hardirq <n> failed <n> dup <n>
+ *       corrupt <n> live <n> leaked <n>")
+ *   Stress and irq go through exo_kcache_*(), so they test either backend;
+ *   the findings need the exo backend's debug mode (-EOPNOTSUPP under kmem).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/random.h>
+#include <linux/preempt.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -362,6 +370,10 @@ static int exo_selftest_finding(const char *name)
 	struct exo_kcache *kc;
 	int err;
 
+	if (exo_slab_backend_is_kmem()) {
+		pr_info_ratelimited("slab_selftest: %s needs slab_backend=exo\n", name);
+		return -EOPNOTSUPP;
+	}
 	kc = exo_kcache_create("exo_selftest", EXO_TEST_SIZE, EXO_SLAB_DEBUG);
 	if (IS_ERR(kc))
 		return PTR_ERR(kc);
@@ -380,8 +392,9 @@ static int exo_selftest_finding(const char *name)
 #define EXO_STRESS_BATCH 16
 
 struct exo_stress {
-	struct exo_slab_cache *cache;
+	struct exo_kcache *cache;
 	spinlock_t lock;		/* guards handoff and count */
+	struct exo_slab_cache *core;	/* for bulk calls; NULL under kmem */
 	void *handoff[EXO_STRESS_HANDOFF];
 	unsigned int count;
 	unsigned long deadline;
@@ -412,7 +425,7 @@ static void exo_stress_check_free(struct exo_stress *s, void *obj)
 			break;
 		}
 	}
-	exo_slab_free(s->cache, obj);
+	exo_kcache_free(s->cache, obj);
 }
 
 /* Swaps objects with the handoff: what we put there, another CPU frees. */
@@ -440,12 +453,12 @@ static int exo_stress_worker(void *arg)
 
 	while (time_before(jiffies, s->deadline)) {
 		n = 1 + get_random_u32() % EXO_STRESS_BATCH;
-		if (round++ % 2) {
-			if (exo_slab_alloc_bulk(s->cache, 0, n, objs) != n)
+		if (round++ % 2 && s->core) {
+			if (exo_slab_alloc_bulk(s->core, 0, n, objs) != n)
 				break;
 		} else {
 			for (i = 0; i < n; i++) {
-				objs[i] = exo_slab_alloc(s->cache, 0);
+				objs[i] = exo_kcache_alloc(s->cache, GFP_KERNEL);
 				if (!objs[i])
 					break;
 			}
@@ -480,7 +493,8 @@ static int exo_selftest_stress(unsigned int ms)
 		kfree(s);
 		return PTR_ERR(kc);
 	}
-	s->cache = exo_kcache_core(kc);
+	s->cache = kc;
+	s->core = exo_kcache_core(kc);
 	spin_lock_init(&s->lock);
 	init_completion(&s->done);
 	s->deadline = jiffies + msecs_to_jiffies(ms);
@@ -504,6 +518,192 @@ static int exo_selftest_stress(unsigned int ms)
 	return 0;
 }
 
+/* --- self-test: interrupt and softirq users on one CPU ---------------------------------- */
+
+#define EXO_IRQ_HELD 8			/* objects each context holds at most */
+#define EXO_IRQ_PERIOD_NS 20000		/* between two timer runs */
+#define EXO_IRQ_OWNED 0x0dd0beef00000000UL	/* | context: the marker word */
+#define EXO_IRQ_FREED 0xf4eedf4eedf4eed0UL
+
+enum { EXO_CTX_TASK, EXO_CTX_SOFTIRQ, EXO_CTX_HARDIRQ, EXO_CTX_N };
+
+struct exo_irq_user {
+	void *held[EXO_IRQ_HELD];
+	unsigned int next;
+	atomic64_t ops;
+	atomic64_t live;		/* allocated minus freed */
+};
+
+struct exo_irqtest {
+	struct exo_kcache *kc;
+	struct hrtimer soft;		/* runs in softirq context */
+	struct hrtimer hard;		/* runs in hard IRQ context (not on RT) */
+	bool stop;
+	struct exo_irq_user user[EXO_CTX_N];
+	atomic64_t failed;		/* allocations that found no memory */
+	atomic64_t dup;			/* objects handed out while someone held them */
+	atomic64_t corrupt;		/* markers changed while held */
+};
+
+/*
+ * The last word of a held object says who holds it: an object handed out
+ * while another context holds it (a magazine that an interrupt corrupted)
+ * shows as a marker already there.
+ */
+static unsigned long *exo_irq_marker(void *obj)
+{
+	return (unsigned long *)obj + EXO_TEST_SIZE / sizeof(unsigned long) - 1;
+}
+
+/* One step of context |ctx|: frees the slot's object, or fills the slot. */
+static void exo_irq_step(struct exo_irqtest *t, unsigned int ctx, gfp_t gfp)
+{
+	struct exo_irq_user *u = &t->user[ctx];
+	unsigned int slot = u->next++ % EXO_IRQ_HELD;
+	void *obj = u->held[slot];
+	unsigned long old;
+
+	if (obj) {
+		old = xchg(exo_irq_marker(obj), EXO_IRQ_FREED);
+		if (old != (EXO_IRQ_OWNED | ctx))
+			atomic64_inc(&t->corrupt);
+		exo_kcache_free(t->kc, obj);
+		u->held[slot] = NULL;
+		atomic64_dec(&u->live);
+	} else {
+		obj = exo_kcache_alloc(t->kc, gfp);
+		if (!obj) {
+			atomic64_inc(&t->failed);
+			return;
+		}
+		old = xchg(exo_irq_marker(obj), EXO_IRQ_OWNED | ctx);
+		if ((old & ~0xffUL) == EXO_IRQ_OWNED)
+			atomic64_inc(&t->dup);
+		u->held[slot] = obj;
+		atomic64_inc(&u->live);
+	}
+	atomic64_inc(&u->ops);
+}
+
+static enum hrtimer_restart exo_irq_timer(struct exo_irqtest *t, struct hrtimer *timer,
+					  unsigned int ctx)
+{
+	unsigned int i;
+
+	if (READ_ONCE(t->stop))
+		return HRTIMER_NORESTART;
+	for (i = 0; i < 3; i++)
+		exo_irq_step(t, ctx, GFP_ATOMIC);
+	hrtimer_forward_now(timer, ns_to_ktime(EXO_IRQ_PERIOD_NS));
+	return HRTIMER_RESTART;
+}
+
+static enum hrtimer_restart exo_irq_soft_fn(struct hrtimer *timer)
+{
+	struct exo_irqtest *t = container_of(timer, struct exo_irqtest, soft);
+
+	return exo_irq_timer(t, timer, EXO_CTX_SOFTIRQ);
+}
+
+static enum hrtimer_restart exo_irq_hard_fn(struct hrtimer *timer)
+{
+	struct exo_irqtest *t = container_of(timer, struct exo_irqtest, hard);
+
+	return exo_irq_timer(t, timer, EXO_CTX_HARDIRQ);
+}
+
+/* What every context still holds goes back (timers stopped). */
+static void exo_irq_release(struct exo_irqtest *t)
+{
+	unsigned int ctx, slot;
+
+	for (ctx = 0; ctx < EXO_CTX_N; ctx++) {
+		for (slot = 0; slot < EXO_IRQ_HELD; slot++) {
+			if (t->user[ctx].held[slot]) {
+				t->user[ctx].next = slot;
+				exo_irq_step(t, ctx, GFP_KERNEL);
+			}
+		}
+	}
+}
+
+/*
+ * The task loop and the timers share this CPU (migration off, timers
+ * pinned): the interrupts land in and around the task's fast paths.
+ */
+static void exo_irq_run(struct exo_irqtest *t, unsigned int ms)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(ms);
+	bool hard = !IS_ENABLED(CONFIG_PREEMPT_RT);
+	unsigned int i;
+
+	migrate_disable();
+	hrtimer_init(&t->soft, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_SOFT);
+	t->soft.function = exo_irq_soft_fn;
+	hrtimer_start(&t->soft, ns_to_ktime(EXO_IRQ_PERIOD_NS), HRTIMER_MODE_REL_PINNED_SOFT);
+	if (hard) {
+		hrtimer_init(&t->hard, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+		t->hard.function = exo_irq_hard_fn;
+		hrtimer_start(&t->hard, ns_to_ktime(EXO_IRQ_PERIOD_NS / 2),
+			      HRTIMER_MODE_REL_PINNED_HARD);
+	}
+	while (time_before(jiffies, deadline)) {
+		for (i = 0; i < 64; i++)
+			exo_irq_step(t, EXO_CTX_TASK, GFP_KERNEL);
+		cond_resched();
+	}
+	WRITE_ONCE(t->stop, true);
+	hrtimer_cancel(&t->soft);
+	if (hard)
+		hrtimer_cancel(&t->hard);
+	migrate_enable();
+}
+
+static int exo_selftest_irq(unsigned int ms, bool debug)
+{
+	struct exo_irqtest *t;
+	unsigned long leaked;
+	long long live = 0;
+	unsigned int ctx;
+	int err;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	t->kc = exo_kcache_create("exo_irqtest", EXO_TEST_SIZE, debug ? EXO_KCACHE_DEBUG : 0);
+	if (IS_ERR(t->kc)) {
+		err = PTR_ERR(t->kc);
+		kfree(t);
+		return err;
+	}
+	exo_irq_run(t, ms);
+	exo_irq_release(t);
+	for (ctx = 0; ctx < EXO_CTX_N; ctx++)
+		live += atomic64_read(&t->user[ctx].live);
+	leaked = exo_kcache_destroy(t->kc);
+	snprintf(exo_test_result, sizeof(exo_test_result),
+		 "task %lld softirq %lld hardirq %lld failed %lld dup %lld corrupt %lld live %lld leaked %lu\n",
+		 atomic64_read(&t->user[EXO_CTX_TASK].ops),
+		 atomic64_read(&t->user[EXO_CTX_SOFTIRQ].ops),
+		 atomic64_read(&t->user[EXO_CTX_HARDIRQ].ops),
+		 atomic64_read(&t->failed), atomic64_read(&t->dup),
+		 atomic64_read(&t->corrupt), live, leaked);
+	kfree(t);
+	return 0;
+}
+
+/* "irq <ms>" or "irq <ms> debug" */
+static int exo_selftest_irq_cmd(const char *cmd)
+{
+	unsigned int ms;
+	char flag[8];
+	int n = sscanf(cmd, "irq %u %7s", &ms, flag);
+
+	if (n < 1 || !ms || ms > 60000 || (n == 2 && strcmp(flag, "debug")))
+		return -EINVAL;
+	return exo_selftest_irq(ms, n == 2);
+}
+
 /* --- debugfs plumbing ---------------------------------------------------------------- */
 
 static ssize_t exo_test_write(struct file *file, const char __user *ubuf, size_t len,
@@ -522,6 +722,8 @@ static ssize_t exo_test_write(struct file *file, const char __user *ubuf, size_t
 		err = exo_slab_bench(cmd);
 	else if (sscanf(cmd, "stress %u", &ms) == 1)
 		err = ms && ms <= 60000 ? exo_selftest_stress(ms) : -EINVAL;
+	else if (!strncmp(cmd, "irq ", 4))
+		err = exo_selftest_irq_cmd(cmd);
 	else
 		err = exo_selftest_finding(cmd);
 	mutex_unlock(&exo_test_lock);

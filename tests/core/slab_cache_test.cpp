@@ -494,6 +494,55 @@ TEST_F(SlabCacheTest, DrainCpuMovesAnIdleCpusMagazinesToTheDepot) {
   EXPECT_EQ(pages_held(), 0u);
 }
 
+// A shrinker's scan (exo_slab_reclaim) frees what nr_to_scan asks, not
+// everything, and says what it freed in count's unit; nothing left: 0
+// (the shim's SHRINK_STOP). The old scan shrank every cache whole and
+// reported the count taken before.
+TEST_F(SlabCacheTest, ShrinkerScanHonoursNrToScanAndReportsWhatItFreed) {
+  exo_slab_cache* cache = create(256);
+  free_all(cache, alloc_n(cache, 1000));
+  exo_slab_drain_local(cache);
+  exo_slab_stats s = stats(cache);
+  const unsigned long per_slab = s.objects_per_slab, mag = s.magazine_size;
+  auto count = [&] {
+    exo_slab_stats st = stats(cache);
+    return st.depot_cached + st.slabs_empty * per_slab;
+  };
+  ASSERT_EQ(exo_slab_reclaimable(cache), count());
+  ASSERT_EQ(exo_slab_reclaimable(cache), s.objects_in_use + s.slabs_empty * per_slab);
+
+  unsigned long pages = 99;
+  EXPECT_EQ(exo_slab_reclaim(cache, 0, 0, &pages), 0u);
+  EXPECT_EQ(pages, 0u);
+  EXPECT_EQ(stats(cache).objects_in_use, s.objects_in_use) << "nr_to_scan 0 frees nothing";
+
+  unsigned long before = exo_slab_reclaimable(cache), held = pages_held();
+  unsigned long freed = exo_slab_reclaim(cache, 10, 0, &pages);
+  EXPECT_GE(freed, 10u);
+  EXPECT_LT(freed, 10u + std::max(mag, per_slab)) << "one magazine or slab past the ask, at most";
+  EXPECT_EQ(pages, held - pages_held()) << "the pages it says went back did";
+  exo_slab_stats after = stats(cache);
+  EXPECT_GE(after.objects_in_use, s.objects_in_use - freed) << "most of the cache is still there";
+  EXPECT_GT(exo_slab_reclaimable(cache), before / 2);
+
+  // Scans of 128 (the kernel's SHRINK_BATCH) until nothing is left.
+  unsigned long total = freed, calls = 0;
+  while ((freed = exo_slab_reclaim(cache, 128, 0, &pages)) != 0) {
+    EXPECT_LT(freed, 128u + std::max(mag, per_slab));
+    total += freed;
+    ASSERT_LT(++calls, 1000u);
+  }
+  EXPECT_GT(calls, 3u) << "1000 objects need several batches of 128";
+  EXPECT_EQ(exo_slab_reclaimable(cache), 0u);
+  EXPECT_EQ(pages_held(), 0u) << "drained first, so everything goes";
+  EXPECT_GE(total, before);
+  EXPECT_EQ(exo_slab_reclaim(cache, 128, 0, &pages), 0u);
+  EXPECT_EQ(pages, 0u);
+  EXPECT_EQ(stats(cache).magazine_size, mag) << "no pressure: no resize";
+  exo_slab_reclaim(cache, 1, 1, &pages);
+  EXPECT_LT(stats(cache).magazine_size, mag) << "pressure steps the magazine size down";
+}
+
 TEST_F(SlabCacheTest, ShrinkReturnsThePagesOfEverythingNotInACpu) {
   exo_slab_cache* cache = create(256);
   std::vector<void*> objs = alloc_n(cache, 1000);

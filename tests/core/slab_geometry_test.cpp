@@ -46,7 +46,7 @@ const BadParams kBadParams[] = {
     {"NullName", nullptr, 64, 0, 0, "name"},
     {"EmptyName", "", 64, 0, 0, "name"},
     {"NameOf32Chars", kName32.c_str(), 64, 0, 0, "name"},
-    {"UnknownFlag", "c", 64, 0, 1u << 1, "flags"},
+    {"UnknownFlag", "c", 64, 0, 1u << 2, "flags"},
     {"HighFlag", "c", 64, 0, 1u << 31, "flags"},
     {"SizeZero", "c", 0, 0, 0, "size"},
     {"SizeBelowMin", "c", EXO_SLAB_MIN_SIZE - 1, 0, 0, "size"},

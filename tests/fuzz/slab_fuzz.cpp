@@ -27,7 +27,7 @@ using exo_test::kConstructedSeed;
 using exo_test::SlabModel;
 
 enum Op { kAlloc, kFree, kAllocBulk, kFreeBulk, kShrink, kTick, kDrainLocal, kRewrite, kCheck,
-          kStats, kQuiesce, kDoubleFree, kOverrun, kWriteAfterFree, kOps };
+          kStats, kQuiesce, kDoubleFree, kOverrun, kWriteAfterFree, kReclaim, kOps };
 
 constexpr int kMaxCaches = 2;
 
@@ -115,6 +115,7 @@ class Run {
       case kDoubleFree: double_free(c); break;
       case kOverrun: overrun(c); break;
       case kWriteAfterFree: write_after_free(c); break;
+      case kReclaim: reclaim(c); break;
     }
     if (model_.failed()) fail(model_.failure());
   }
@@ -193,6 +194,21 @@ class Run {
 
   // The rules that hold at any time: the slabs' objects in use are the
   // live ones plus those parked in magazines.
+  // A shrinker's scan: nothing for nr 0, never more than count said, and
+  // short of nr only when the depot has no loaded magazine left.
+  void reclaim(TestCache& c) {
+    unsigned long nr = in_.ConsumeIntegralInRange<unsigned long>(0, 300), pages = 0;
+    unsigned long before = exo_slab_reclaimable(c.cache);
+    unsigned long freed = exo_slab_reclaim(c.cache, nr, in_.ConsumeBool(), &pages);
+    if (nr == 0) expect(freed == 0 && pages == 0, "a scan of 0 freed something");
+    expect(freed <= before, "a scan freed more than count reported");
+    if (freed < nr) {
+      exo_slab_stats s;
+      exo_slab_get_stats(c.cache, &s);
+      expect(s.depot_full_magazines == 0, "a short scan left loaded magazines in the depot");
+    }
+  }
+
   void check_stats(TestCache& c) {
     exo_slab_stats s;
     exo_slab_get_stats(c.cache, &s);

@@ -90,7 +90,7 @@ extern "C" unsigned int exo_hosted_claim_cpu(void) {
   abort();
 }
 
-extern "C" void* exo_plat_pages_alloc(unsigned int order, int /*may_sleep*/) {
+extern "C" void* exo_plat_pages_alloc(unsigned int order, int /*may_sleep*/, int /*account*/) {
   unsigned long size = kPage << order;
   // Twice the size, then trimmed to an aligned block.
   void* raw = mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

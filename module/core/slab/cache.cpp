@@ -39,7 +39,7 @@ int Cache::create(const exo_slab_cache_params& params, Cache** out, const char**
     *why = "name: must be 1..31 characters";
     return -kEINVAL;
   }
-  if (params.flags & ~EXO_SLAB_DEBUG) {
+  if (params.flags & ~(EXO_SLAB_DEBUG | EXO_SLAB_ACCOUNT)) {
     *why = "flags: unknown bits";
     return -kEINVAL;
   }
@@ -73,7 +73,7 @@ int Cache::init(const exo_slab_cache_params& params, const Geometry& g) {
   nr_cpus_ = exo_plat_nr_cpus();
   cpus_raw_ = exo_plat_zalloc(nr_cpus_ * sizeof(CpuCache) + alignof(CpuCache), true);
   admin_lock_ = exo_plat_lock_create(EXO_LOCK_ADMIN);
-  int err = slabs_.init(g, params.ctor);
+  int err = slabs_.init(g, params.ctor, params.flags & EXO_SLAB_ACCOUNT);
   if (!err) err = depot_.init();
   if (err || !cpus_raw_ || !admin_lock_) return -kENOMEM;
 
@@ -348,6 +348,34 @@ u64 Cache::shrink(bool pressure) {
   u64 pages = release(depot_.take_loaded(~0u));
   pages += release(depot_.take_empty(~0u));
   return pages + slabs_.release_empty();
+}
+
+// A shrinker's scan: empty slabs first (whole pages, nothing moves), then
+// the depot's loaded magazines one at a time, until |nr_objects| objects
+// left the cache's caches. The unit is reclaimable()'s: a depot object
+// counts once, when it goes back to its slab (whose pages go with it when
+// it empties, past the one slab kept); an empty slab counts its capacity.
+u64 Cache::reclaim(u64 nr_objects, bool pressure, u64* pages) {
+  LockGuard admin(admin_lock_);
+  if (pressure) sizer_.pressure();
+  const Geometry& g = slabs_.geometry();
+  u64 freed = 0;
+  *pages = 0;
+  if (nr_objects) {
+    u64 slabs = (nr_objects + g.per_slab - 1) / g.per_slab;
+    u64 p = slabs_.release_empty(slabs);
+    *pages += p;
+    freed += (p >> g.order) * g.per_slab;
+  }
+  while (freed < nr_objects) {
+    Magazine* m = depot_.take_loaded(1);
+    if (!m) break;
+    freed += m->rounds;
+    *pages += release(m);
+  }
+  // Empty magazines hold no objects: bookkeeping, freed whenever we scan.
+  release(depot_.take_empty(~0u));
+  return freed;
 }
 
 u64 Cache::reclaimable() {

@@ -62,6 +62,7 @@ class Cache {
   void drain_local();
   void drain_cpu(u32 cpu);
   u64 shrink(bool pressure);
+  u64 reclaim(u64 nr_objects, bool pressure, u64* pages);
   u64 reclaimable();
   void tick();
   void stats(struct exo_slab_stats* out);

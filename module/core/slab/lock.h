@@ -18,7 +18,9 @@ class LockGuard {
   exo_lock* lock_;
 };
 
-// Pins the caller to its CPU for a scope (preemption off in the kernel).
+// Owns the caller's CPU's state for a scope: the caller stays on its CPU
+// and no interrupt, softirq or other task there runs cache code meanwhile
+// (in the kernel a local_lock_irqsave(); see platform.h).
 class CpuPin {
  public:
   CpuPin() : cpu_(exo_plat_cpu_enter()) {}

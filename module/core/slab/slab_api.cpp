@@ -46,6 +46,14 @@ unsigned long exo_slab_shrink(exo_slab_cache* cache, int pressure) {
   return cache_of(cache)->shrink(pressure);
 }
 
+unsigned long exo_slab_reclaim(exo_slab_cache* cache, unsigned long nr_objects, int pressure,
+                               unsigned long* pages) {
+  unsigned long long p;
+  unsigned long freed = cache_of(cache)->reclaim(nr_objects, pressure, &p);
+  *pages = p;
+  return freed;
+}
+
 unsigned long exo_slab_reclaimable(exo_slab_cache* cache) {
   return cache_of(cache)->reclaimable();
 }

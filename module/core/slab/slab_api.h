@@ -6,7 +6,10 @@
  *
  * Calls for one cache may run concurrently from any CPU, except create,
  * destroy and exo_slab_drain_cpu(), whose callers exclude the others.
- * Process context only (no interrupt or softirq users).
+ * alloc, free and their bulk forms may also be called from softirq and,
+ * except on PREEMPT_RT, hard interrupt context (with EXO_SLAB_NOWAIT): the
+ * per-CPU state is owned under interrupts off (see platform.h), and every
+ * lock is IRQ-safe. The other calls are process context only.
  */
 #ifndef EXO_CORE_SLAB_API_H
 #define EXO_CORE_SLAB_API_H
@@ -24,6 +27,7 @@ struct exo_slab_cache;
 
 /* exo_slab_cache_params.flags */
 #define EXO_SLAB_DEBUG (1u << 0)	/* red zones, poisoning, free checks */
+#define EXO_SLAB_ACCOUNT (1u << 1)	/* pages charged to the memory cgroup */
 
 /* exo_slab_alloc() flags */
 #define EXO_SLAB_NOWAIT (1u << 0)	/* never sleep for pages */
@@ -121,8 +125,20 @@ void exo_slab_drain_cpu(struct exo_slab_cache *cache, unsigned int cpu);
  * and under |pressure| steps the magazine size down. Returns pages freed.
  */
 unsigned long exo_slab_shrink(struct exo_slab_cache *cache, int pressure);
-/* What exo_slab_shrink() could free now, in objects (for shrinkers). */
+/*
+ * What exo_slab_shrink() could free now, in objects (a shrinker's count):
+ * the objects in the depot's magazines plus the capacity of empty slabs.
+ */
 unsigned long exo_slab_reclaimable(struct exo_slab_cache *cache);
+/*
+ * A shrinker's scan: frees empty slabs, then the depot's loaded magazines
+ * one at a time, until |nr_objects| objects (in exo_slab_reclaimable()'s
+ * unit) are freed or nothing is left; CPU magazines stay. Returns the
+ * objects freed (0: nothing could be) and sets *pages to the pages that
+ * went back to the page allocator. |pressure| steps the magazine size down.
+ */
+unsigned long exo_slab_reclaim(struct exo_slab_cache *cache, unsigned long nr_objects,
+			       int pressure, unsigned long *pages);
 /*
  * The periodic step: trims the depot to its working set (what the last
  * interval did not use goes back) and adapts the magazine size.

@@ -24,9 +24,10 @@ void SlabList::remove(Slab* s) {
   --count_;
 }
 
-int SlabLayer::init(const Geometry& g, void (*ctor)(void*)) {
+int SlabLayer::init(const Geometry& g, void (*ctor)(void*), bool account) {
   geometry_ = g;
   ctor_ = ctor;
+  account_ = account;
   lock_ = exo_plat_lock_create(EXO_LOCK_SLABS);
   return lock_ ? 0 : -kENOMEM;
 }
@@ -47,7 +48,7 @@ u64 SlabLayer::destroy() {
 }
 
 Slab* SlabLayer::make_slab(bool may_sleep) {
-  void* pages = exo_plat_pages_alloc(geometry_.order, may_sleep);
+  void* pages = exo_plat_pages_alloc(geometry_.order, may_sleep, account_);
   if (!pages) return nullptr;
   Slab* s = static_cast<Slab*>(pages);
   s->next = s->prev = nullptr;
@@ -154,12 +155,14 @@ u64 SlabLayer::free(void* const* objs, u32 n) {
   return pages;
 }
 
-u64 SlabLayer::release_empty() {
+u64 SlabLayer::release_empty(u64 max_slabs) {
   Slab* release = nullptr;
   u64 pages = 0;
   {
     LockGuard guard(lock_);
-    while (Slab* s = empty_.head()) {
+    for (; max_slabs; --max_slabs) {
+      Slab* s = empty_.head();
+      if (!s) break;
       unlist_for_release(s, &release);
       pages += 1ull << geometry_.order;
     }

@@ -45,7 +45,8 @@ class SlabLayer {
  public:
   static constexpr u32 kSlabMagic = 0x51ab51ab;
 
-  int init(const Geometry& g, void (*ctor)(void*));
+  // |account|: pages are charged to the allocating task's memory cgroup.
+  int init(const Geometry& g, void (*ctor)(void*), bool account);
   // Frees every page, live objects or not; returns how many were live.
   u64 destroy();
 
@@ -53,8 +54,8 @@ class SlabLayer {
   u32 alloc(void** out, u32 n, bool may_sleep);
   // Returns the pages of the slabs this emptied past kKeepEmpty.
   u64 free(void* const* objs, u32 n);
-  // Returns the empty slabs to the page allocator; pages freed.
-  u64 release_empty();
+  // Returns up to |max_slabs| empty slabs to the page allocator; pages freed.
+  u64 release_empty(u64 max_slabs = ~0ull);
 
   // The slab an object of this layer lives in, found by alignment.
   Slab* slab_of(const void* obj) const {
@@ -92,6 +93,7 @@ class SlabLayer {
 
   Geometry geometry_;
   void (*ctor_)(void*) = nullptr;
+  bool account_ = false;
   void (*init_hook_)(void*, u8*) = nullptr;
   void* init_ctx_ = nullptr;
   exo_lock* lock_ = nullptr;
