@@ -36,7 +36,6 @@
 #include <linux/seq_file.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #include "module/core/slab/slab_api.h"
