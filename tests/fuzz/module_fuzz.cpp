@@ -1122,17 +1122,61 @@ struct Supervisor {
     }
   }
 
-  void show_kernel_side(int pid) {
+  // Where a stuck process is: its state, the CPU it last ran on and its
+  // system time (a kernel spin shows as state R and growing stime), and the
+  // kernel stack it last slept with.
+  double show_kernel_side(int pid) {
+    double system_s = 0;
     char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/stack", pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n > 0) {
-      buf[n] = 0;
-      fprintf(stderr, "    kernel stack of %d:\n%s", pid, buf);
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (read_file(path, buf, sizeof(buf)) > 0) {
+      const char* p = strrchr(buf, ')');
+      char state = 0;
+      unsigned long long utime = 0, stime = 0;
+      int cpu = -1;
+      // After "pid (comm)": state, then fields 4..13, utime (14), stime (15), ..., processor (39).
+      if (p && sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                      "%*d %*d %*u %*u %*d %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u %*u "
+                      "%*u %*d %d", &state, &utime, &stime, &cpu) == 4) {
+        double hz = double(sysconf(_SC_CLK_TCK));
+        system_s = stime / hz;
+        fprintf(stderr, "    process %d: state %c, last on CPU %d, user %.2f s, system %.2f s%s\n",
+                pid, state, cpu, utime / hz, stime / hz,
+                state == 'R' ? " (running: a kernel loop if system time grows)" : "");
+      }
     }
+    snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+    if (read_file(path, buf, sizeof(buf)) > 0)
+      fprintf(stderr, "    kernel stack of %d (where it last slept):\n%s", pid, buf);
+    return system_s;
+  }
+
+  // Of the stuck processes, the one with the most system time: the spinner,
+  // when a kernel loop starves the others on its CPU.
+  int suspect_pid = 0;
+  double suspect_system_s = 0;
+  char suspect_op[kDescLen] = "";
+
+  void note_suspect(int pid, double system_s, const char* op) {
+    if (system_s <= suspect_system_s) return;
+    suspect_pid = pid;
+    suspect_system_s = system_s;
+    snprintf(suspect_op, sizeof(suspect_op), "%s", op);
+  }
+
+  void report_suspect() {
+    if (suspect_pid)
+      fprintf(stderr, "module_fuzz: of the stuck processes, %d spent the most time in the kernel "
+              "(%.2f s system), in: %s\n", suspect_pid, suspect_system_s, suspect_op);
+  }
+
+  static ssize_t read_file(const char* path, char* buf, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return n;
   }
 
   // An op running for longer than --hang-after is a failure, then SIGKILLed.
@@ -1145,7 +1189,7 @@ struct Supervisor {
       fail("HANG: process %d (worker %d gen %u) has been in an op for %.1f s (bound %.1f s): %s",
            pid, s.worker, s.gen, (now - start) / 1e9, g_opt.hang_after_s, s.cur);
       print_history(stderr, s);
-      show_kernel_side(pid);
+      note_suspect(pid, show_kernel_side(pid), s.cur);
       s.killed = true;
       kill(pid, SIGKILL);
     }
@@ -1192,7 +1236,7 @@ struct Supervisor {
       if (pid <= 0) continue;
       fail("UNKILLABLE: process %d (worker %d) survived SIGKILL for 10 s, in: %s", pid, s.worker,
            s.start_ns.load() ? s.cur : "(between ops)");
-      show_kernel_side(pid);
+      note_suspect(pid, show_kernel_side(pid), s.cur);
       s.pid = 0;
     }
   }
@@ -1251,6 +1295,7 @@ int supervise() {
   sv.wind_down();
   sv.check_idle(idle);
   print_summary(sv, (now_ns() - start) / 1e9);
+  sv.report_suspect();
   if (sv.failures) {
     fprintf(stderr, "module_fuzz: %d failure(s); replay with --seed %llu\n", sv.failures,
             (unsigned long long)g_opt.seed);
