@@ -471,7 +471,7 @@ void op_open() {
   RingFd r = {};
   r.name = int(g_rng.below(kRingNames));
   r.acc = g_rng.pick(accs);
-  r.nonblock = g_rng.one_in(2);
+  r.nonblock = g_st.scribbler || g_rng.one_in(2);
   std::string path = std::string(kNodeDir) + "/" + ring_name(r.name);
   describe("open %s acc=%d nonblock=%d", path.c_str(), r.acc, r.nonblock);
   r.fd = int(check(EP_OPEN, open(path.c_str(), r.acc | (r.nonblock ? O_NONBLOCK : 0) | O_CLOEXEC)));
@@ -978,10 +978,11 @@ void setup_pages() {
 
 // A kernel loop that never yields (defect 1 of issue 6) takes its CPU for
 // good: workers keep off the last CPU so that the supervisor can still
-// report it. The supervisor runs there.
+// report it. The supervisor runs there. Scribblers, whose calls never
+// block, run everywhere: their stores race with the kernel on every CPU.
 void place_on_cpus(bool supervisor) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (g_opt.all_cpus || n < 2) return;
+  if (g_opt.all_cpus || n < 2 || g_st.scribbler) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   if (supervisor) CPU_SET(n - 1, &set);

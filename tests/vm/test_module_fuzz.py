@@ -59,6 +59,20 @@ def reload_module():
     assert loaded.returncode == 0, loaded.stderr
 
 
+def test_fuzzer_reports_an_op_that_outlives_its_bound_and_still_ends(module):
+    # The fuzzer's own oracle: blocking calls run under a 20-320 ms timer, so with a 50 ms
+    # bound some are "hangs". It must say so, kill the process, wind down and leak nothing.
+    # One process, no mapping: nothing here can corrupt a ring (the module's real hangs
+    # are the other test's business).
+    code, err = fuzz("--seed", "1", "--duration", "8", "--hang-after", "0.05", "--workers", "1",
+                     "--scribblers", "0", "--exclude", "mapping,scribble,fork", "--kill-rate", "0",
+                     timeout=8 + SLACK)
+    assert code == 1, err[-4000:]
+    assert "HANG: process" in err and "in progress:" in err, err[-4000:]
+    assert "LEAK" not in err and "UNKILLABLE" not in err, err[-4000:]
+    reload_module()
+
+
 def test_fuzzing_the_module_interface_finds_nothing(module):
     seed = int(os.environ.get("EXO_FUZZ_SEED") or random.SystemRandom().getrandbits(63))
     print(f"module_fuzz: seed {seed}, {DURATION} s")
@@ -73,18 +87,4 @@ def test_fuzzing_the_module_interface_finds_nothing(module):
     for ep in ("ioctl(control, CREATE)", "open(ring node)", "mmap(ring fd)", "read(ring fd)",
                "write(ring fd)"):
         assert calls[ep][1] > 0, f"{ep} never succeeded (seed {seed})"
-    reload_module()
-
-
-def test_fuzzer_reports_an_op_that_outlives_its_bound_and_still_ends(module):
-    # The fuzzer's own oracle: blocking calls run under a 20-320 ms timer, so with a 50 ms
-    # bound some are "hangs". It must say so, kill the process, wind down and leak nothing.
-    # One process, no mapping: nothing here can corrupt a ring (the module's real hangs
-    # are the other test's business).
-    code, err = fuzz("--seed", "1", "--duration", "8", "--hang-after", "0.05", "--workers", "1",
-                     "--scribblers", "0", "--exclude", "mapping,scribble,fork", "--kill-rate", "0",
-                     timeout=8 + SLACK)
-    assert code == 1, err[-4000:]
-    assert "HANG: process" in err and "in progress:" in err, err[-4000:]
-    assert "LEAK" not in err and "UNKILLABLE" not in err, err[-4000:]
     reload_module()
