@@ -18,8 +18,9 @@
 // op, the last ops of that process and the seed, and the exit status is 1.
 //
 // Each process's op stream is a function of (seed, worker, generation): with
-// --workers 1 --scribblers 0 --kill-rate 0 a seed replays exactly; with more
-// processes the streams replay and only their interleaving differs.
+// --workers 1 --scribblers 0 --kill-rate 0 --exclude fork a seed replays
+// exactly; with more processes the streams replay and only their
+// interleaving differs.
 //
 // Talks to the module through uapi/exofusion.h only (raw syscalls, not the
 // library), so that it can pass arguments no library would.
@@ -844,18 +845,14 @@ void op_fork() {
   if (g_st.is_child || g_st.children >= kMaxChildren) return;
   uint64_t child_seed = g_rng.next();
   describe("fork (child seed %llu)", (unsigned long long)child_seed);
-  int64_t start = g_slot->start_ns;
   int pid = int(check(EP_FORK, fork()));
   if (pid != 0) {
     if (pid > 0) g_st.children++;
     return;
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  Slot* parent = g_slot;
   g_slot = claim_slot(g_worker, g_gen);
   if (!g_slot) _exit(0);
-  (void)start;
-  (void)parent;
   g_st.is_child = true;
   g_st.children = 0;
   g_rng.s = child_seed;
