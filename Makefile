@@ -142,9 +142,9 @@ userspace: $(FUZZ_BINS)
 fuzz: fuzz-module fuzz-core
 
 fuzz-module: all
-	$(VM) --smp $(FUZZ_SMP) --timeout $$(( $(FUZZ_DURATION) + 900 )) -- env EXO_FUZZ_DURATION=$(FUZZ_DURATION) \
-		EXO_FUZZ_SEED=$(FUZZ_SEED) $(PYTEST) -q -rs -s -p no:cacheprovider \
-		tests/vm/test_module_fuzz.py -k finds_nothing
+	$(VM) --smp $(FUZZ_SMP) --timeout $$(( $(FUZZ_DURATION) + 900 )) -- \
+		env EXO_FUZZ_DURATION=$(FUZZ_DURATION) EXO_FUZZ_SEED=$(FUZZ_SEED) \
+		$(PYTEST) -q -rs -s -p no:cacheprovider tests/vm/test_module_fuzz.py -k finds_nothing
 
 fuzz-core: build/bin/ring_fuzz build/bin/slab_fuzz
 	@mkdir -p build/fuzz/corpus build/fuzz/slab_corpus

@@ -1184,8 +1184,9 @@ struct Supervisor {
       int pid = s.pid.load();
       int64_t start = s.start_ns.load();
       if (pid <= 0 || !start || now - start < bound || s.killed) continue;
-      fail("HANG: process %d (worker %d gen %u) has been in an op for %.1f s (bound %.1f s): %s",
-           pid, s.worker, s.gen, (now - start) / 1e9, g_opt.hang_after_s, s.cur);
+      fail("HANG: process %d (worker %d gen %u) has been in op #%llu for %.1f s (bound %.1f s): %s",
+           pid, s.worker, s.gen, (unsigned long long)s.ops.load(), (now - start) / 1e9,
+           g_opt.hang_after_s, s.cur);
       print_history(stderr, s);
       note_suspect(pid, show_kernel_side(pid), s.cur);
       s.killed = true;
