@@ -120,3 +120,35 @@ lint: module
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	rm -rf build
+
+# --- fuzzing (tests/fuzz/README.md) ------------------------------------------------
+# module_fuzz: the loaded module's interface, from several processes and uids
+# (tests/vm/test_module_fuzz.py runs it in make check). `make fuzz` runs it
+# for FUZZ_DURATION seconds in the VM, then the core fuzzers as long each.
+# FUZZ_SEED=N replays a module_fuzz seed. The guest gets FUZZ_SMP vCPUs: the
+# workers leave one to the supervisor, so kernel-side races need three or more.
+FUZZ_DURATION ?= 600
+FUZZ_SEED ?=
+FUZZ_SMP ?= 4
+FUZZ_BINS += build/bin/module_fuzz
+
+build/bin/module_fuzz: build/obj/tests/fuzz/module_fuzz.o
+	@mkdir -p $(@D)
+	$(CXX) -o $@ $^
+
+userspace: $(FUZZ_BINS)
+
+.PHONY: fuzz fuzz-module fuzz-core
+fuzz: fuzz-module fuzz-core
+
+fuzz-module: all
+	$(VM) --smp $(FUZZ_SMP) --timeout $$(( $(FUZZ_DURATION) + 900 )) -- \
+		env EXO_FUZZ_DURATION=$(FUZZ_DURATION) EXO_FUZZ_SEED=$(FUZZ_SEED) \
+		$(PYTEST) -q -rs -s -p no:cacheprovider tests/vm/test_module_fuzz.py -k finds_nothing
+
+fuzz-core: build/bin/ring_fuzz build/bin/slab_fuzz
+	@mkdir -p build/fuzz/corpus build/fuzz/slab_corpus
+	build/bin/ring_fuzz -max_total_time=$(FUZZ_DURATION) -timeout=10 \
+		-artifact_prefix=build/fuzz/ build/fuzz/corpus
+	build/bin/slab_fuzz -max_total_time=$(FUZZ_DURATION) -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=build/fuzz/slab- build/fuzz/slab_corpus
