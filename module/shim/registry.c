@@ -192,6 +192,7 @@ out_free:
 /* Unlinks the node and drops the registry's reference; users keep going. */
 static void exo_ring_unpublish_locked(struct exo_ring *ring)
 {
+	exo_ring_hangup(ring);
 	xa_erase(&exo_rings, ring->minor);
 	device_unregister(ring->dev);
 	ring->dev = NULL;

@@ -10,6 +10,8 @@
 #include <linux/cdev.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
@@ -23,6 +25,28 @@ struct exo_ring_counters {
 	atomic64_t wakeups;
 	atomic64_t kernel_errors;
 	atomic_t open_count;
+};
+
+/* Barrier IPIs a ring (or the module) sent in the current one-second window. */
+struct exo_ipi_budget {
+	unsigned long start;		/* jiffies */
+	atomic_t used;
+};
+
+/*
+ * ring.c's sleep state, set up at the ring's first open (see
+ * exo_ring_sleep_setup()): which kinds are announced with a barrier, and
+ * the re-check of those whose barrier is deferred to an RCU grace period.
+ */
+struct exo_ring_sleep {
+	bool ready;			/* lock and timer set up */
+	spinlock_t lock;		/* unfenced, cookie, cookie_gen; recheck arming */
+	struct timer_list recheck;	/* re-checks the unfenced kinds */
+	unsigned int unfenced;		/* kinds announced without a barrier yet */
+	unsigned long cookie[EXO_WAIT_NR];	/* RCU state at that announcement */
+	int cookie_gen[EXO_WAIT_NR];	/* wake_gen then */
+	atomic_t fenced_gen[EXO_WAIT_NR];	/* wake_gen + 1 that a barrier covers */
+	struct exo_ipi_budget ipis;
 };
 
 struct exo_ring {
@@ -39,6 +63,8 @@ struct exo_ring {
 	struct device *dev;		/* NULL once destroyed */
 	wait_queue_head_t wq[EXO_WAIT_NR];
 	atomic_t wake_gen[EXO_WAIT_NR];	/* bumped by every wake of a kind */
+	bool dead;			/* destroyed: sleepers woken, none sleep again */
+	struct exo_ring_sleep sleep;
 	struct exo_ring_counters counters;
 };
 
@@ -59,6 +85,8 @@ extern const struct attribute_group *exo_class_groups[];
 /* ring.c: the ring character devices */
 extern const struct file_operations exo_ring_fops;
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds);
+/* Destroy: wakes every sleeper (EPOLLHUP), none sleeps on the ring again. */
+void exo_ring_hangup(struct exo_ring *ring);
 
 /* slab.c: the module's slab caches (module/core/slab/) */
 struct exo_kcache;
