@@ -26,7 +26,13 @@ int exo_core_plan_ring(const struct exo_create_req *req, struct exo_ring_info *i
 /* Lays a new ring out in zeroed memory of info->region_size bytes. */
 void exo_core_init_ring(void *region, const struct exo_ring_info *info);
 
-/* Whether a waiter of kind |which| (EXO_WAIT_*) can make progress. */
+/*
+ * Whether a waiter of kind |which| (EXO_WAIT_*) can make progress: 1, 0
+ * (wait for the peer; also for kinds that do not exist), or -EBADMSG: the
+ * shared state is one no honest party produces, and waiting for it to
+ * change could last for ever. Agrees with exo_core_read()/exo_core_write():
+ * those give -EAGAIN only on a ring this calls 0 (or that moved since).
+ */
 int exo_core_ready(void *region, const struct exo_ring_info *info, unsigned int which);
 /* Announces a sleeper of kind |which|: sets need_wakeup. */
 void exo_core_announce_sleep(void *region, const struct exo_ring_info *info, unsigned int which);
@@ -40,8 +46,11 @@ unsigned int exo_core_pending_wakeups(void *region, const struct exo_ring_info *
  * The kernel as a ring peer (read(2)/write(2) on a ring fd): one message
  * per call. Return bytes moved, -EAGAIN (empty/full), -EMSGSIZE (a read
  * buffer smaller than the ring's largest message, or a message larger than
- * it), -EFAULT or -EBADMSG (corrupted shared state). *wake gets the kinds whose
- * sleepers must be woken (see exo_core_pending_wakeups).
+ * it), -EFAULT or -EBADMSG (corrupted shared state: a malformed message,
+ * which a read drops, or positions and sequences no honest party makes).
+ * A read copies the message out before it takes it: on -EFAULT the message
+ * is still queued. *wake gets the kinds whose sleepers must be woken (see
+ * exo_core_pending_wakeups).
  */
 long exo_core_read(void *region, const struct exo_ring_info *info, void *ubuf,
 		   unsigned long len, unsigned int *wake);

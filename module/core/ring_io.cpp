@@ -48,39 +48,61 @@ u32 pending_wakeups(RingView& view, u32 kinds) {
   return due;
 }
 
-long deliver_zerocopy(RingView& view, const exo_slot& slot, void* ubuf, u32* kinds) {
-  exo_zc_desc desc = zc_desc_of(slot);
-  const u8* payload = view.zc_payload(desc);
-  long ret = -kEBADMSG;
-  if (payload)
-    ret = exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : static_cast<long>(desc.len);
-  if (desc.buf < view.info().buf_count && view.return_buffer(desc.buf))
-    *kinds |= kind_bit(EXO_WAIT_BUFFER);
-  return ret;
+// What a call that found the ring not ready returns: -EAGAIN to wait for
+// the peer, -EBADMSG when waiting would be for a state that cannot come.
+long not_ready(RingState state) { return state == RingState::kCorrupt ? -kEBADMSG : -kEAGAIN; }
+
+// Copies the message of |slot| (a snapshot) to the caller: its length,
+// -EFAULT, or -EBADMSG for a malformed slot.
+long copy_message(RingView& view, const exo_slot& slot, void* ubuf) {
+  if (slot.type == EXO_MSG_ZEROCOPY) {
+    exo_zc_desc desc = zc_desc_of(slot);
+    const u8* payload = view.zc_payload(desc);
+    if (!payload) return -kEBADMSG;
+    return exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : static_cast<long>(desc.len);
+  }
+  if (slot.type != EXO_MSG_INLINE || slot.len > EXO_INLINE_MAX) return -kEBADMSG;
+  return exo_plat_copy_to_user(ubuf, slot.data, slot.len) ? -kEFAULT : slot.len;
 }
 
-// Like mq_receive(), a buffer must hold the ring's largest message: the
-// reader claims before it looks (peeking first would race other readers
-// and could drop a message that turns out too large).
+// Attempts of a read that other consumers keep beating to the message.
+constexpr u32 kReadAttempts = 64;
+
+// Like mq_receive(), a buffer must hold the ring's largest message, checked
+// before anything is looked at. The message is copied out before it is
+// claimed: a buffer that faults gets -EFAULT and the message stays queued
+// for the next read. (An MPMC claim can then lose to another consumer: the
+// copy was of a message that is not ours, and we try the next one.) A
+// malformed message is claimed and dropped, or it would jam the ring.
 long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
   if (len < max_message_size(view)) return -kEMSGSIZE;
   SeqRing<exo_slot>& ring = view.messages();
-  u64 pos;
-  if (ring.claim_consume(1, &pos) == 0) return -kEAGAIN;
-  exo_slot slot = snapshot(ring.at(pos));
-  ring.release(pos);
-  *kinds |= kind_bit(EXO_WAIT_SPACE);
-
-  if (slot.type == EXO_MSG_ZEROCOPY) return deliver_zerocopy(view, slot, ubuf, kinds);
-  if (slot.type != EXO_MSG_INLINE || slot.len > EXO_INLINE_MAX) return -kEBADMSG;
-  return exo_plat_copy_to_user(ubuf, slot.data, slot.len) ? -kEFAULT : slot.len;
+  for (u32 attempt = 0; attempt < kReadAttempts; ++attempt) {
+    u64 pos;
+    RingState state = ring.peek_consume(&pos);
+    if (state != RingState::kReady) return not_ready(state);
+    exo_slot slot = snapshot(ring.at(pos));
+    long ret = copy_message(view, slot, ubuf);
+    if (ret == -kEFAULT) return ret;
+    if (!ring.claim_consumed_at(pos)) continue;
+    ring.release(pos);
+    *kinds |= kind_bit(EXO_WAIT_SPACE);
+    if (slot.type == EXO_MSG_ZEROCOPY) {
+      u32 buf = zc_desc_of(slot).buf;
+      if (buf < view.info().buf_count && view.return_buffer(buf))
+        *kinds |= kind_bit(EXO_WAIT_BUFFER);
+    }
+    return ret;
+  }
+  return -kEAGAIN;  // others took every message we looked at: they make progress
 }
 
 long write_inline(RingView& view, const void* ubuf, unsigned long len) {
   u8 data[EXO_INLINE_MAX];
   if (exo_plat_copy_from_user(data, ubuf, len)) return -kEFAULT;
   u64 pos;
-  if (view.messages().claim_produce(1, &pos) == 0) return -kEAGAIN;
+  RingState state;
+  if (view.messages().claim_produce(1, &pos, &state) == 0) return not_ready(state);
   exo_slot& slot = view.messages().at(pos);
   slot.type = EXO_MSG_INLINE;
   slot.flags = 0;
@@ -93,14 +115,15 @@ long write_inline(RingView& view, const void* ubuf, unsigned long len) {
 long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* kinds) {
   if (!view.has_pool() || len > view.info().buf_size) return -kEMSGSIZE;
   // Best effort: do not take a buffer for a message that has no slot.
-  if (!view.messages().can_produce()) return -kEAGAIN;
+  RingState state = view.messages().produce_state();
+  if (state != RingState::kReady) return not_ready(state);
   u32 buf;
   if (!view.take_buffer(&buf)) return -kEAGAIN;
   long ret = -kEFAULT;
   u64 pos;
   if (exo_plat_copy_from_user(view.buffer(buf), ubuf, len) == 0) {
-    ret = -kEAGAIN;
-    if (view.messages().claim_produce(1, &pos) != 0) ret = static_cast<long>(len);
+    ret = view.messages().claim_produce(1, &pos, &state) != 0 ? static_cast<long>(len)
+                                                              : not_ready(state);
   }
   if (ret < 0) {
     if (view.return_buffer(buf)) *kinds |= kind_bit(EXO_WAIT_BUFFER);
@@ -135,13 +158,22 @@ void exo_core_init_ring(void* region, const exo_ring_info* info) { exo::init_rin
 
 int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which) {
   RingView view(region, *info);
-  return view.ready(which);
+  switch (view.state(which)) {
+    case exo::RingState::kReady:
+      return 1;
+    case exo::RingState::kBlocked:
+      return 0;
+    default:
+      return -exo::kEBADMSG;
+  }
 }
 
 void exo_core_announce_sleep(void* region, const exo_ring_info* info, unsigned int which) {
   RingView view(region, *info);
   if (which >= EXO_WAIT_NR) return;
-  exo::store_relaxed(&view.waiter(which).need_wakeup, 1u);
+  // Wakers read this line on every publish: write it only when it changes.
+  u32* need = &view.waiter(which).need_wakeup;
+  if (exo::load_relaxed(need) != 1u) exo::store_relaxed(need, 1u);
 }
 
 void exo_core_note_wake(void* region, const exo_ring_info* info, unsigned int which) {

@@ -37,16 +37,16 @@ u8* RingView::zc_payload(const exo_zc_desc& desc) const {
   return buffer(desc.buf) + desc.offset;
 }
 
-bool RingView::ready(u32 which) {
+RingState RingView::state(u32 which) {
   switch (which) {
     case EXO_WAIT_DATA:
-      return messages_.can_consume();
+      return messages_.consume_state();
     case EXO_WAIT_SPACE:
-      return messages_.can_produce();
+      return messages_.produce_state();
     case EXO_WAIT_BUFFER:
-      return free_buffer_count() != 0;
+      return free_buffer_count() != 0 ? RingState::kReady : RingState::kBlocked;
     default:
-      return false;
+      return RingState::kBlocked;
   }
 }
 

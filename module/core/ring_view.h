@@ -29,8 +29,11 @@ class RingView {
   // descriptor (read from shared memory) points outside the pool.
   u8* zc_payload(const exo_zc_desc& desc) const;
 
-  // Whether a waiter of kind |which| (EXO_WAIT_*) can make progress now.
-  bool ready(u32 which);
+  // Whether a waiter of kind |which| (EXO_WAIT_*) can make progress now
+  // (kReady), must wait (kBlocked; also for kinds that do not exist), or
+  // faces a corrupted ring and must not wait (kCorrupt).
+  RingState state(u32 which);
+  bool ready(u32 which) { return state(which) == RingState::kReady; }
 
   // Takes a free zero-copy buffer; false when none is free. The bitmap is
   // shared: bits past the pool are ignored and searches are bounded.

@@ -15,8 +15,12 @@
 //    (x86 commits stores in order), and a message costs one line transfer.
 //
 // Nothing here trusts the shared memory: positions are masked before use
-// and claim loops are bounded, so a corrupted ring yields "nothing ready",
-// never an out-of-bounds access or an endless loop.
+// and claim loops are bounded. A claim and a readiness check classify the
+// ring the same way (RingState): ready, blocked (empty or full: wait for
+// the peer) or corrupt (a state no honest party can produce, such as a
+// cell sequence ahead of its position that a fresh read of the position
+// does not explain). Callers must not wait on a corrupt ring: waiting for
+// a state that cannot change is how a kernel loop becomes endless.
 #ifndef EXO_CORE_SEQ_RING_H
 #define EXO_CORE_SEQ_RING_H
 
@@ -25,6 +29,13 @@
 #include "uapi/exofusion.h"
 
 namespace exo {
+
+// What a party of one side can do with the ring now.
+enum class RingState : u8 {
+  kReady,    // a claim can succeed
+  kBlocked,  // empty (consumer) or full (producer): the peer must move first
+  kCorrupt,  // shared state no honest party can produce
+};
 
 template <typename Cell>
 class SeqRing {
@@ -36,16 +47,25 @@ class SeqRing {
   u32 capacity() const { return mask_ + 1; }
   Cell& at(u64 pos) const { return cells_[pos & mask_]; }
 
-  // Claims up to |max| consecutive free cells; returns how many (0: full).
-  u32 claim_produce(u32 max, u64* first) {
-    return multi_ ? claim_multi(prod_, max, 0, first) : claim_single_produce(max, first);
+  // Claims up to |max| consecutive free cells; returns how many. On 0,
+  // |state| (optional) says why: kBlocked (full) or kCorrupt.
+  u32 claim_produce(u32 max, u64* first, RingState* state = nullptr) {
+    RingState st;
+    u32 n = multi_ ? claim_multi(prod_, max, 0, first, &st)
+                   : claim_single_produce(max, first, &st);
+    if (state) *state = st;
+    return n;
   }
   void publish(u64 pos) const { store_release(&at(pos).seq, static_cast<u32>(pos + 1)); }
 
-  // Claims up to |max| consecutive published cells; returns how many (0:
-  // empty). Each claimed cell must be released before the next claim.
-  u32 claim_consume(u32 max, u64* first) {
-    return multi_ ? claim_multi(cons_, max, 1, first) : claim_single_consume(max, first);
+  // Claims up to |max| consecutive published cells; returns how many. On
+  // 0, |state| (optional) says why: kBlocked (empty) or kCorrupt. Each
+  // claimed cell must be released before the next claim.
+  u32 claim_consume(u32 max, u64* first, RingState* state = nullptr) {
+    RingState st;
+    u32 n = multi_ ? claim_multi(cons_, max, 1, first, &st) : claim_single_consume(max, first, &st);
+    if (state) *state = st;
+    return n;
   }
   void release(u64 pos) const {
     if (multi_)
@@ -54,13 +74,34 @@ class SeqRing {
       store_release(&cons_->pos, pos + 1);
   }
 
-  // Whether a claim could succeed now. Errs towards "yes" when the state
-  // moved under us: callers re-check by claiming.
-  bool can_produce() const {
-    if (multi_) return ready(prod_, 0);
-    return free_cells(load_relaxed(&prod_->pos), load_acquire(&cons_->pos)) > 0;
+  // Looks at the consumer's next cell without claiming it: kReady with its
+  // position in |pos|, or why not. The kernel reader copies a message out
+  // before it claims it (claim_consumed_at()), so that a faulting buffer
+  // leaves the message in the ring.
+  RingState peek_consume(u64* pos) const { return classify(cons_, 1, pos); }
+  // Claims the cell peek_consume() found at |pos|; false if another
+  // consumer took it first (MPMC): peek again. SPSC has one consumer, whose
+  // position moves only at release.
+  bool claim_consumed_at(u64 pos) {
+    return multi_ ? compare_exchange(&cons_->pos, pos, pos + 1) : true;
   }
-  bool can_consume() const { return ready(cons_, 1); }
+
+  // What a claim would find now; agrees with the claims (a claim of a
+  // ring classified kReady can still find it blocked when another party
+  // moved in between: callers re-check by claiming).
+  RingState produce_state() const {
+    if (multi_) {
+      u64 pos;
+      return classify(prod_, 0, &pos);
+    }
+    return single_room(load_relaxed(&prod_->pos), load_acquire(&cons_->pos));
+  }
+  RingState consume_state() const {
+    u64 pos;
+    return classify(cons_, 1, &pos);
+  }
+  bool can_produce() const { return produce_state() == RingState::kReady; }
+  bool can_consume() const { return consume_state() == RingState::kReady; }
 
   // Position of the consumer's next cell, for peeking before a claim.
   u64 consumer_pos() const { return load_relaxed(&cons_->pos); }
@@ -70,18 +111,24 @@ class SeqRing {
   exo_ring_side* consumer_side() const { return cons_; }
 
  private:
-  // A bound on compare-and-swap retries: each failure means another party
-  // made progress, but a hostile one could keep flipping the word forever.
+  // A bound on retries (compare-and-swap failures, positions that moved
+  // under us): each means another party made progress, but a hostile one
+  // could keep flipping the word forever.
   static constexpr u32 kMaxRetries = 4096;
 
   // SPSC: free cells for a producer at |pos| with the consumer at |cons|;
-  // none when the two are inconsistent (a corrupted ring).
+  // none when the two are inconsistent (the consumer ahead of the
+  // producer, or more than a lap behind: a corrupted ring).
   u32 free_cells(u64 pos, u64 cons) const {
     u64 used = pos - cons;
     return used > capacity() ? 0 : static_cast<u32>(capacity() - used);
   }
+  RingState single_room(u64 pos, u64 cons) const {
+    if (pos - cons > capacity()) return RingState::kCorrupt;
+    return free_cells(pos, cons) ? RingState::kReady : RingState::kBlocked;
+  }
 
-  u32 claim_single_produce(u32 max, u64* first) {
+  u32 claim_single_produce(u32 max, u64* first, RingState* state) {
     u64 pos = load_relaxed(&prod_->pos);
     u32 n = free_cells(pos, cached_cons_);
     if (n < max) {
@@ -89,45 +136,70 @@ class SeqRing {
       n = free_cells(pos, cached_cons_);
     }
     if (n > max) n = max;
-    if (n == 0) return 0;
+    if (n == 0) {
+      *state = single_room(pos, cached_cons_);
+      return 0;
+    }
     store_relaxed(&prod_->pos, pos + n);
     *first = pos;
+    *state = RingState::kReady;
     return n;
   }
 
-  u32 claim_single_consume(u32 max, u64* first) {
-    u64 pos = load_relaxed(&cons_->pos);
-    u32 n = 0;
+  u32 claim_single_consume(u32 max, u64* first, RingState* state) {
+    u64 pos;
+    *state = classify(cons_, 1, &pos);
+    if (*state != RingState::kReady || max == 0) return 0;
+    u32 n = 1;
     while (n < max && seq_diff(load_acquire(&at(pos + n).seq), pos + n + 1) == 0) ++n;
     *first = pos;
     return n;
   }
 
   // MPMC: cells of |side| are claimable at position p when seq == p + |offset|.
-  u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first) {
-    u64 pos = load_relaxed(&side->pos);
+  u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first, RingState* state) {
     for (u32 retry = 0; retry < kMaxRetries; ++retry) {
-      u32 n = 0;
-      s32 diff = 0;
-      while (n < max) {
-        diff = seq_diff(load_acquire(&at(pos + n).seq), pos + n + offset);
-        if (diff != 0) break;
-        ++n;
-      }
-      if (n == 0 && diff < 0) return 0;
-      if (n > 0 && compare_exchange(&side->pos, pos, pos + n)) {
+      u64 pos;
+      *state = classify(side, offset, &pos);
+      if (*state != RingState::kReady || max == 0) return 0;
+      u32 n = 1;
+      while (n < max && seq_diff(load_acquire(&at(pos + n).seq), pos + n + offset) == 0) ++n;
+      if (compare_exchange(&side->pos, pos, pos + n)) {
         *first = pos;
         return n;
       }
-      pos = load_relaxed(&side->pos);
       cpu_relax();
     }
+    // Each failed compare-and-swap means another party moved the position:
+    // this many in a row is a hostile party flipping it.
+    *state = RingState::kCorrupt;
     return 0;
   }
 
-  bool ready(const exo_ring_side* side, u32 offset) const {
+  // The cell at |side|'s position, for a party that waits for its sequence
+  // to be position + |offset|. An honest ring has the sequence at most one
+  // lap behind (a party of the last lap still at work) and never ahead,
+  // except that our position may be stale: another party of the same side
+  // claimed the cell (MPMC), and a sequence ahead of pos, read with acquire,
+  // makes that claim visible to a second read of the position. A sequence
+  // ahead of a position that did not move is corruption (SPSC included:
+  // its one consumer is the reader itself).
+  RingState classify(const exo_ring_side* side, u32 offset, u64* out) const {
     u64 pos = load_relaxed(&side->pos);
-    return seq_diff(load_acquire(&at(pos).seq), pos + offset) >= 0;
+    for (u32 retry = 0; retry < kMaxRetries; ++retry) {
+      s32 diff = seq_diff(load_acquire(&at(pos).seq), pos + offset);
+      if (diff == 0) {
+        *out = pos;
+        return RingState::kReady;
+      }
+      if (diff < 0)
+        return -static_cast<s64>(diff) > capacity() ? RingState::kCorrupt : RingState::kBlocked;
+      u64 again = load_relaxed(&side->pos);
+      if (again == pos) return RingState::kCorrupt;
+      pos = again;
+      cpu_relax();
+    }
+    return RingState::kCorrupt;  // the position moves for ever: flipped by a hostile party
   }
 
   Cell* cells_ = nullptr;

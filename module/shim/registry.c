@@ -251,6 +251,7 @@ static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
 	ring->gid = current_fsgid();
 	for (i = 0; i < EXO_WAIT_NR; i++)
 		init_waitqueue_head(&ring->wq[i]);
+	exo_ring_sleep_init(ring);
 	return ring;
 }
 
@@ -328,6 +329,7 @@ out_free:
 /* Unlinks the node and drops the registry's reference; users keep going. */
 static void exo_ring_unpublish_locked(struct exo_ring *ring)
 {
+	exo_ring_hangup(ring);
 	xa_erase(&exo_rings, ring->minor);
 	hash_del(&ring->name_node);
 	exo_user_uncharge_locked(ring);

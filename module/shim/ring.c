@@ -11,17 +11,79 @@
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
 #include "module/core/core_api.h"
 #include "module/shim/shim.h"
 
-static bool exo_ready(struct exo_ring *ring, unsigned int which)
+/*
+ * Sleeping, and what it costs others.
+ *
+ * A sleeper announces itself (need_wakeup) and re-checks the ring; senders
+ * read need_wakeup after publishing with only a compiler barrier, so the
+ * sleeper must make sure that every other CPU passed a full barrier after
+ * its announcement before it trusts its re-check. Two ways:
+ *  - now, by an IPI to every CPU (exo_remote_barrier()). Only a waiter that
+ *    really goes to sleep pays it (a blocking call, a poll that queues),
+ *    only once per announcement (a barrier covers every later sleeper of
+ *    the kind until a wake clears need_wakeup: fenced_gen), and within a
+ *    budget: EXO_RING_IPIS_PER_SEC per ring and EXO_IPIS_PER_SEC for the
+ *    whole module, so no user can make every CPU take interrupts at will;
+ *  - later, for free: an RCU grace period also makes every CPU pass a full
+ *    barrier (as membarrier(2)'s MEMBARRIER_CMD_GLOBAL relies on). Until
+ *    one has elapsed, the ring's recheck timer re-checks the kind every
+ *    EXO_RECHECK_MS (rounded up to a jiffy) and wakes its sleepers when it
+ *    became ready, so a wake-up the race lost comes at most one period
+ *    late: that is the latency bound of a sleeper over budget.
+ * Senders never pay a fence either way.
+ */
+#define EXO_RING_IPIS_PER_SEC	64
+#define EXO_IPIS_PER_SEC	256
+#define EXO_RECHECK_MS		2
+
+static struct exo_ipi_budget exo_ipis_all;
+
+/* What each kind's wake-up tells poll(2)/epoll waiters. */
+static const __poll_t exo_poll_key[EXO_WAIT_NR] = {
+	[EXO_WAIT_DATA] = EPOLLIN | EPOLLRDNORM,
+	[EXO_WAIT_SPACE] = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND,
+	[EXO_WAIT_BUFFER] = EPOLLOUT | EPOLLWRNORM,
+};
+
+/* 1 ready, 0 not (wait), -EBADMSG corrupt (never wait): see exo_core_ready(). */
+static int exo_state(struct exo_ring *ring, unsigned int which)
 {
 	return exo_core_ready(ring->region, &ring->info, which);
+}
+
+static unsigned long exo_recheck_period(void)
+{
+	return max(1UL, msecs_to_jiffies(EXO_RECHECK_MS));
+}
+
+/* Takes one IPI of @b's budget of @per_sec a second; false when spent. */
+static bool exo_budget_take(struct exo_ipi_budget *b, int per_sec)
+{
+	unsigned long now = jiffies, start = READ_ONCE(b->start);
+
+	/* A zeroed budget may start "in the future" (jiffies start negative). */
+	if (time_after(now, start + HZ) || time_before(now, start)) {
+		if (cmpxchg(&b->start, start, now) == start)
+			atomic_set(&b->used, 0);
+	}
+	return atomic_inc_return(&b->used) <= per_sec;
+}
+
+static bool exo_ipi_allowed(struct exo_ring *ring)
+{
+	return exo_budget_take(&ring->sleep.ipis, EXO_RING_IPIS_PER_SEC) &&
+	       exo_budget_take(&exo_ipis_all, EXO_IPIS_PER_SEC);
 }
 
 static void exo_barrier_ipi(void *unused)
@@ -32,10 +94,8 @@ static void exo_barrier_ipi(void *unused)
 
 /*
  * The sleeper's half of the asymmetric barrier (as membarrier(2) does):
- * wakers in user space order their slot stores before their need_wakeup
- * load with a compiler barrier only; this IPI makes every other CPU pass a
- * full barrier, so after it either we see their message or they see our
- * need_wakeup.
+ * this IPI makes every other CPU pass a full barrier, so after it either
+ * we see their message or they see our need_wakeup.
  */
 static void exo_remote_barrier(void)
 {
@@ -44,10 +104,98 @@ static void exo_remote_barrier(void)
 	smp_call_function(exo_barrier_ipi, NULL, 1);
 }
 
-static void exo_announce_sleep(struct exo_ring *ring, unsigned int which)
+/* Re-checks the kinds whose barrier waits for a grace period. */
+static void exo_recheck_fn(struct timer_list *t)
+{
+	struct exo_ring_sleep *s = from_timer(s, t, recheck);
+	struct exo_ring *ring = container_of(s, struct exo_ring, sleep);
+	unsigned int which, wake = 0;
+
+	spin_lock(&s->lock);
+	for (which = 0; which < EXO_WAIT_NR; which++) {
+		if (!(s->unfenced & (1u << which)))
+			continue;
+		if (poll_state_synchronize_rcu(s->cookie[which])) {
+			/* Every CPU passed a barrier: this re-check is the last. */
+			s->unfenced &= ~(1u << which);
+			atomic_set(&s->fenced_gen[which], s->cookie_gen[which] + 1);
+		}
+		if (exo_state(ring, which))
+			wake |= 1u << which;
+	}
+	if (s->unfenced && !ring->dead)
+		mod_timer(&s->recheck, jiffies + exo_recheck_period());
+	spin_unlock(&s->lock);
+	for (which = 0; which < EXO_WAIT_NR; which++)
+		if (wake & (1u << which))
+			wake_up_interruptible_poll(&ring->wq[which], exo_poll_key[which]);
+}
+
+/* The barrier of an announcement of @which, deferred to a grace period. */
+static void exo_fence_later(struct exo_ring *ring, unsigned int which, int gen)
+{
+	struct exo_ring_sleep *s = &ring->sleep;
+
+	/* Orders need_wakeup before the grace period we wait for. */
+	smp_mb();
+	spin_lock_bh(&s->lock);
+	/*
+	 * Not start_poll_synchronize_rcu(): starting a grace period wakes the
+	 * RCU kthread, often with an IPI to the CPU it sleeps on. Grace periods
+	 * that others start end the fallback; until then the timer re-checks.
+	 */
+	s->cookie[which] = get_state_synchronize_rcu();
+	s->cookie_gen[which] = gen;
+	s->unfenced |= 1u << which;
+	if (!ring->dead)
+		timer_reduce(&s->recheck, jiffies + exo_recheck_period());
+	spin_unlock_bh(&s->lock);
+}
+
+/*
+ * Announces a sleeper of @which that read wake_gen @gen before; @may_ipi
+ * when it is about to sleep for real. After it, a sender either sees
+ * need_wakeup or published before our caller's re-check, or (deferred
+ * barrier) the recheck timer covers the race.
+ */
+static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int gen,
+			       bool may_ipi)
 {
 	exo_core_announce_sleep(ring->region, &ring->info, which);
-	exo_remote_barrier();
+	/* A barrier since the last wake, which cleared need_wakeup, covers us. */
+	if (atomic_read(&ring->sleep.fenced_gen[which]) == gen + 1) {
+		smp_mb();
+		return;
+	}
+	if (may_ipi && exo_ipi_allowed(ring)) {
+		exo_remote_barrier();
+		atomic_set(&ring->sleep.fenced_gen[which], gen + 1);
+		return;
+	}
+	exo_fence_later(ring, which, gen);
+}
+
+/* Sets up the sleep state of a new ring, before it is published. */
+void exo_ring_sleep_init(struct exo_ring *ring)
+{
+	struct exo_ring_sleep *s = &ring->sleep;
+
+	spin_lock_init(&s->lock);
+	timer_setup(&s->recheck, exo_recheck_fn, 0);
+}
+
+void exo_ring_hangup(struct exo_ring *ring)
+{
+	struct exo_ring_sleep *s = &ring->sleep;
+	unsigned int which;
+
+	spin_lock_bh(&s->lock);
+	WRITE_ONCE(ring->dead, true);
+	spin_unlock_bh(&s->lock);
+	/* Nothing arms it once dead (under s->lock): it stays stopped. */
+	del_timer_sync(&s->recheck);
+	for (which = 0; which < EXO_WAIT_NR; which++)
+		wake_up_interruptible_poll(&ring->wq[which], EPOLLHUP | exo_poll_key[which]);
 }
 
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
@@ -61,12 +209,22 @@ void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
 		/* need_wakeup clear before the wake_gen bump: see exo_ring_sleep(). */
 		smp_mb__before_atomic();
 		atomic_inc(&ring->wake_gen[which]);
-		wake_up_interruptible_all(&ring->wq[which]);
+		wake_up_interruptible_poll(&ring->wq[which], exo_poll_key[which]);
 		atomic64_inc(&ring->counters.wakeups);
 	}
 }
 
+static bool exo_wait_over(struct exo_ring *ring, unsigned int which, int gen)
+{
+	return READ_ONCE(ring->dead) || exo_state(ring, which) ||
+	       atomic_read(&ring->wake_gen[which]) != gen;
+}
+
 /*
+ * Sleeps until @which may make progress, a wake-up, destroy, a signal or
+ * @timeout. Returns 0 (re-check), -ETIMEDOUT, -ERESTARTSYS, -EBADMSG (a
+ * corrupted ring: waiting would be for ever) or -EPIPE (destroyed).
+ *
  * A waker clears need_wakeup, then bumps wake_gen, then wakes the queue. A
  * sleeper whose announcement that clear erased (it announced after another
  * sleeper, before the clear, and was not queued yet at the wake) sees
@@ -75,23 +233,29 @@ void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
  */
 static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeout)
 {
-	int gen;
+	int gen, state;
 	long ret;
 
-	if (exo_ready(ring, which))
-		return 0;
+	state = exo_state(ring, which);
+	if (state)
+		return state < 0 ? state : 0;
+	if (READ_ONCE(ring->dead))
+		return -EPIPE;
+	if (!timeout)
+		return -ETIMEDOUT;	/* a probe: no announcement, no barrier */
 	gen = atomic_read(&ring->wake_gen[which]);
 	/* Orders the snapshot before the announcement. */
 	smp_mb();
-	exo_announce_sleep(ring, which);
+	exo_announce_sleep(ring, which, gen, true);
 	atomic64_inc(&ring->counters.sleeps);
-	ret = wait_event_interruptible_timeout(ring->wq[which],
-					       exo_ready(ring, which) ||
-					       atomic_read(&ring->wake_gen[which]) != gen,
+	ret = wait_event_interruptible_timeout(ring->wq[which], exo_wait_over(ring, which, gen),
 					       timeout);
-	if (ret > 0)
-		return 0;
-	return ret == 0 ? -ETIMEDOUT : -EINTR;
+	if (ret < 0)
+		return -ERESTARTSYS;
+	if (ret == 0)
+		return -ETIMEDOUT;
+	state = exo_state(ring, which);
+	return state < 0 ? state : 0;
 }
 
 static long exo_timeout_jiffies(s64 timeout_ns)
@@ -106,9 +270,16 @@ static long exo_timeout_jiffies(s64 timeout_ns)
 	return min_t(u64, j, MAX_SCHEDULE_TIMEOUT - 1);
 }
 
+/*
+ * A wait without a timeout restarts after a signal handler installed with
+ * SA_RESTART; a timed one does not (restarting would start its full
+ * timeout anew), as ppoll(2): -EINTR after a handler, a transparent
+ * restart when no handler ran (a stop and continue).
+ */
 static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
 {
 	struct exo_wait_req w;
+	long ret;
 
 	if (copy_from_user(&w, argp, sizeof(w)))
 		return -EFAULT;
@@ -116,7 +287,12 @@ static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
 		return -EINVAL;
 	if (w.which == EXO_WAIT_BUFFER && !ring->info.buf_count)
 		return -EINVAL;
-	return exo_ring_sleep(ring, w.which, exo_timeout_jiffies(w.timeout_ns));
+	ret = exo_ring_sleep(ring, w.which, exo_timeout_jiffies(w.timeout_ns));
+	if (ret == -ERESTARTSYS && w.timeout_ns >= 0)
+		ret = -ERESTARTNOHAND;
+	if (ret == -EBADMSG)
+		atomic64_inc(&ring->counters.kernel_errors);
+	return ret;
 }
 
 void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st)
@@ -168,6 +344,29 @@ static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wa
 	return ret;
 }
 
+/*
+ * A read or write found the ring empty or full: -EPIPE on a destroyed
+ * ring, -EAGAIN without blocking, else sleep. Every pass of the callers'
+ * loops goes through here, so they stay killable and yield the CPU even
+ * when other parties keep changing the ring under them.
+ */
+static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned int which)
+{
+	long ret;
+
+	if (READ_ONCE(ring->dead))
+		return -EPIPE;
+	if (file->f_flags & O_NONBLOCK)
+		return -EAGAIN;
+	if (signal_pending(current))
+		return -ERESTARTSYS;
+	cond_resched();
+	ret = exo_ring_sleep(ring, which, MAX_SCHEDULE_TIMEOUT);
+	if (ret == -EBADMSG)
+		atomic64_inc(&ring->counters.kernel_errors);
+	return ret;
+}
+
 static ssize_t exo_ring_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct exo_ring *ring = file->private_data;
@@ -177,55 +376,96 @@ static ssize_t exo_ring_read(struct file *file, char __user *buf, size_t len, lo
 	for (;;) {
 		ret = exo_core_read(ring->region, &ring->info, (__force void *)buf, len, &wake);
 		ret = exo_ring_io_done(ring, ret, wake);
-		if (ret != -EAGAIN || (file->f_flags & O_NONBLOCK))
+		if (ret != -EAGAIN)
 			return ret;
-		ret = exo_ring_sleep(ring, EXO_WAIT_DATA, MAX_SCHEDULE_TIMEOUT);
+		ret = exo_ring_wait_io(file, ring, EXO_WAIT_DATA);
 		if (ret)
 			return ret;
 	}
+}
+
+/* What a write that found no room waits for. */
+static unsigned int exo_write_waits_for(struct exo_ring *ring, size_t len)
+{
+	/* Only a pool message needs a buffer, once it has a slot. */
+	if (len > EXO_INLINE_MAX && ring->info.buf_count && exo_state(ring, EXO_WAIT_SPACE) > 0)
+		return EXO_WAIT_BUFFER;
+	return EXO_WAIT_SPACE;
 }
 
 static ssize_t exo_ring_write(struct file *file, const char __user *buf, size_t len,
 			      loff_t *ppos)
 {
 	struct exo_ring *ring = file->private_data;
-	unsigned int wake, which;
+	unsigned int wake;
 	long ret;
 
 	for (;;) {
 		ret = exo_core_write(ring->region, &ring->info, (__force const void *)buf, len,
 				     &wake);
 		ret = exo_ring_io_done(ring, ret, wake);
-		if (ret != -EAGAIN || (file->f_flags & O_NONBLOCK))
+		if (ret != -EAGAIN)
 			return ret;
-		which = exo_ready(ring, EXO_WAIT_SPACE) ? EXO_WAIT_BUFFER : EXO_WAIT_SPACE;
-		ret = exo_ring_sleep(ring, which, MAX_SCHEDULE_TIMEOUT);
+		ret = exo_ring_wait_io(file, ring, exo_write_waits_for(ring, len));
 		if (ret)
 			return ret;
 	}
 }
 
-/* Readiness of one kind for poll(); arms the wake-up when not ready. */
-static __poll_t exo_poll_kind(struct exo_ring *ring, unsigned int which, __poll_t bits)
+/*
+ * Readiness of one kind for poll(): 1, 0 or -EBADMSG. Not ready, it
+ * announces a sleeper: poll(2) re-polls after each wake-up with a table
+ * that queues nothing (poll_does_not_wait()) and then sleeps again, as
+ * epoll does, so those must announce too; but only a poll that queues may
+ * pay an IPI, the others get the deferred barrier.
+ */
+static int exo_poll_kind(struct exo_ring *ring, unsigned int which, poll_table *wait)
 {
-	if (exo_ready(ring, which))
-		return bits;
-	exo_announce_sleep(ring, which);
-	return exo_ready(ring, which) ? bits : 0;
+	int gen, state = exo_state(ring, which);
+
+	if (state || READ_ONCE(ring->dead))
+		return state;
+	gen = atomic_read(&ring->wake_gen[which]);
+	smp_mb();
+	exo_announce_sleep(ring, which, gen, !poll_does_not_wait(wait));
+	return exo_state(ring, which);
 }
 
+/*
+ * EPOLLIN|EPOLLRDNORM: a message to read. EPOLLWRBAND: an inline message
+ * (<= 56 bytes) fits, a free slot. EPOLLOUT|EPOLLWRNORM: any message the
+ * ring takes fits, a free slot and, on a ring with a pool, a free buffer.
+ * EPOLLERR: the ring is corrupted (reads or writes give -EBADMSG).
+ * EPOLLHUP: destroyed (reads and writes that would wait give -EPIPE).
+ */
 static __poll_t exo_ring_poll(struct file *file, poll_table *wait)
 {
 	struct exo_ring *ring = file->private_data;
 	__poll_t events = poll_requested_events(wait);
 	__poll_t mask = 0;
+	int in = 0, space = 0, buffer = 1;
 
 	poll_wait(file, &ring->wq[EXO_WAIT_DATA], wait);
 	poll_wait(file, &ring->wq[EXO_WAIT_SPACE], wait);
+	if (ring->info.buf_count)
+		poll_wait(file, &ring->wq[EXO_WAIT_BUFFER], wait);
 	if (events & (EPOLLIN | EPOLLRDNORM))
-		mask |= exo_poll_kind(ring, EXO_WAIT_DATA, EPOLLIN | EPOLLRDNORM);
-	if (events & (EPOLLOUT | EPOLLWRNORM))
-		mask |= exo_poll_kind(ring, EXO_WAIT_SPACE, EPOLLOUT | EPOLLWRNORM);
+		in = exo_poll_kind(ring, EXO_WAIT_DATA, wait);
+	if (events & (EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND)) {
+		space = exo_poll_kind(ring, EXO_WAIT_SPACE, wait);
+		if (space > 0 && ring->info.buf_count && (events & (EPOLLOUT | EPOLLWRNORM)))
+			buffer = exo_poll_kind(ring, EXO_WAIT_BUFFER, wait);
+	}
+	if (in > 0)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (space > 0)
+		mask |= EPOLLWRBAND;
+	if (space > 0 && buffer > 0)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (in < 0 || space < 0)
+		mask |= EPOLLERR;
+	if (READ_ONCE(ring->dead))
+		mask |= EPOLLHUP;
 	return mask;
 }
 

@@ -11,6 +11,8 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
@@ -25,6 +27,27 @@ struct exo_ring_counters {
 	atomic64_t wakeups;
 	atomic64_t kernel_errors;
 	atomic_t open_count;
+};
+
+/* Barrier IPIs a ring (or the module) sent in the current one-second window. */
+struct exo_ipi_budget {
+	unsigned long start;		/* jiffies */
+	atomic_t used;
+};
+
+/*
+ * ring.c's sleep state, set up at the ring's first open (see
+ * exo_ring_sleep_setup()): which kinds are announced with a barrier, and
+ * the re-check of those whose barrier is deferred to an RCU grace period.
+ */
+struct exo_ring_sleep {
+	spinlock_t lock;		/* unfenced, cookie, cookie_gen; recheck arming */
+	struct timer_list recheck;	/* re-checks the unfenced kinds */
+	unsigned int unfenced;		/* kinds announced without a barrier yet */
+	unsigned long cookie[EXO_WAIT_NR];	/* RCU state at that announcement */
+	int cookie_gen[EXO_WAIT_NR];	/* wake_gen then */
+	atomic_t fenced_gen[EXO_WAIT_NR];	/* wake_gen + 1 that a barrier covers */
+	struct exo_ipi_budget ipis;
 };
 
 struct exo_ring {
@@ -44,6 +67,8 @@ struct exo_ring {
 	struct device *dev;		/* NULL once destroyed */
 	wait_queue_head_t wq[EXO_WAIT_NR];
 	atomic_t wake_gen[EXO_WAIT_NR];	/* bumped by every wake of a kind */
+	bool dead;			/* destroyed: sleepers woken, none sleep again */
+	struct exo_ring_sleep sleep;
 	struct exo_ring_counters counters;
 };
 
@@ -67,6 +92,10 @@ void exo_totals_exit(void);
 extern const struct file_operations exo_ring_fops;
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds);
 void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st);
+/* Create, before publishing: the sleep state (lock, re-check timer). */
+void exo_ring_sleep_init(struct exo_ring *ring);
+/* Destroy: wakes every sleeper (EPOLLHUP), none sleeps on the ring again. */
+void exo_ring_hangup(struct exo_ring *ring);
 
 /* slab.c: the module's slab caches (module/core/slab/) */
 struct exo_kcache;

@@ -128,7 +128,9 @@ void CheckedRing::write(u32 len, bool fault) {
 
   bool zerocopy = len > EXO_INLINE_MAX;
   bool never_fits = zerocopy && (params_.buf_count == 0 || len > params_.buf_size);
-  if (ret != len && ret != -EAGAIN && ret != -EMSGSIZE && ret != -EFAULT)
+  // -EBADMSG: positions or sequences no honest party makes (a corrupted
+  // ring must not look merely full, or a blocking writer waits for ever).
+  if (ret != len && ret != -EAGAIN && ret != -EMSGSIZE && ret != -EFAULT && ret != -EBADMSG)
     return fail("write(%u) returned %ld", len, ret);
   if ((ret == -EMSGSIZE) != never_fits)
     return fail("write(%u) returned %ld: -EMSGSIZE is for messages that never fit (pool %ux%u)",
@@ -240,15 +242,16 @@ void CheckedRing::read(u32 len, bool fault) {
     expect = -EAGAIN;
   } else {
     const Message& m = queue_.front();
-    // Copying 0 bytes cannot fault.
+    // Copying 0 bytes cannot fault. A faulting copy takes nothing: the
+    // message stays queued and nobody is woken.
     expect = fault && m.len > 0 ? -EFAULT : static_cast<long>(m.len);
-    // The slot is freed whatever the copy did, and so is the buffer.
-    expect_wake = announced(bit(EXO_WAIT_SPACE) | (m.zerocopy ? bit(EXO_WAIT_BUFFER) : 0));
+    if (expect >= 0)
+      expect_wake = announced(bit(EXO_WAIT_SPACE) | (m.zerocopy ? bit(EXO_WAIT_BUFFER) : 0));
   }
   if (ret != expect)
     return fail("read(%u%s) returned %ld, model %ld", len, fault ? ", fault" : "", ret, expect);
   if (wake != expect_wake) return fail("read(%u) woke %#x, model %#x", len, wake, expect_wake);
-  if (expect == -EAGAIN || expect == -EMSGSIZE) return check_positions_match_model("read");
+  if (expect < 0) return check_positions_match_model("read");
 
   Message m = queue_.front();
   queue_.pop_front();
@@ -267,9 +270,22 @@ void CheckedRing::ready(u32 which) {
   if (failed()) return;
   ++ops_;
   int ret = exo_core_ready(region_.base(), &region_.info(), which);
-  if (ret != 0 && ret != 1) return fail("ready(%u) returned %d", which, ret);
-  if (which >= EXO_WAIT_NR && ret) return fail("ready(%u) of no such kind returned 1", which);
+  if (ret != 0 && ret != 1 && ret != -EBADMSG) return fail("ready(%u) returned %d", which, ret);
+  if (which >= EXO_WAIT_NR && ret) return fail("ready(%u) of no such kind returned %d", which, ret);
+  // Readiness and the calls agree: not ready makes a read -EAGAIN and
+  // corrupt makes it -EBADMSG, never the other (a caller that waits for
+  // "ready" while its call keeps failing spins). The read is undone.
+  if (which == EXO_WAIT_DATA && ret <= 0) {
+    std::vector<u8> before(region_.bytes(), region_.bytes() + region_.size());
+    std::unique_ptr<u8[]> buf = exact_buffer(largest_message());
+    unsigned int wake;
+    long call = region_.read(buf.get(), largest_message(), &wake);
+    memcpy(region_.bytes(), before.data(), before.size());
+    if (call != (ret == 0 ? -EAGAIN : -EBADMSG))
+      return fail("ready(DATA) returned %d but a read returned %ld", ret, call);
+  }
   if (!clean_) return;
+  if (ret < 0) return fail("ready(%u) of a clean ring returned %d", which, ret);
   bool expect = false;
   switch (which) {
     case EXO_WAIT_DATA: expect = !queue_.empty(); break;

@@ -121,6 +121,7 @@ TEST_P(RandomOps, CleanRingBehavesExactlyAsModelled) {
   EXPECT_GT(ring_.reads(CheckedRing::kEMSGSIZE), 0u);
   EXPECT_GT(ring_.reads(CheckedRing::kEFAULT), 0u);
   EXPECT_EQ(ring_.reads(CheckedRing::kEBADMSG), 0u);
+  EXPECT_EQ(ring_.writes(CheckedRing::kEBADMSG), 0u);
   EXPECT_GT(ring_.writes(CheckedRing::kEAGAIN), 0u);
 }
 
@@ -133,6 +134,7 @@ TEST_P(RandomOps, ScribbledRingYieldsOnlyValidResultsAndStaysInBounds) {
   // Scribbles reached the checks for corrupted slots, and messages still
   // got through between them.
   EXPECT_GT(ring_.reads(CheckedRing::kEBADMSG), 0u);
+  EXPECT_GT(ring_.writes(CheckedRing::kEBADMSG), 0u) << "corrupt positions reached the writers";
   EXPECT_GT(ring_.reads(CheckedRing::kOk), 1000u);
 }
 

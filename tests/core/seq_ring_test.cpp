@@ -180,6 +180,74 @@ TEST_P(SeqRingTest, ConsumeClaimGivesUpOnSequenceAheadOfItsPosition) {
   EXPECT_EQ(header()->cons.pos, 0u);
 }
 
+// Issue 6, defect 1: a sequence a little ahead of the position made
+// readiness say "ready" (diff >= 0) while every claim failed (diff != 0),
+// and the kernel's blocking read looped for ever. Both now call it corrupt.
+TEST_P(SeqRingTest, SequenceAheadOfAPositionThatDoesNotMoveIsCorruptForClaimAndReadiness) {
+  for (u32 ahead : {1u, 2u, kCapacity - 1, kCapacity, 1000u}) {
+    SCOPED_TRACE(testing::Message() << "ahead " << ahead);
+    region_.reset();
+    ASSERT_EQ(produce(3), 3u);
+    ASSERT_EQ(consume(1).size(), 1u);
+    region_.slot_at(1).seq = static_cast<u32>(1 + 1 + ahead);
+    exo::RingState state = exo::RingState::kReady;
+    u64 first = 0;
+    EXPECT_EQ(ring().claim_consume(1, &first, &state), 0u);
+    EXPECT_EQ(state, exo::RingState::kCorrupt);
+    EXPECT_EQ(ring().consume_state(), exo::RingState::kCorrupt);
+    EXPECT_FALSE(ring().can_consume());
+    EXPECT_EQ(ring().peek_consume(&first), exo::RingState::kCorrupt);
+    EXPECT_EQ(header()->cons.pos, 1u);
+  }
+}
+
+TEST_P(SeqRingTest, SequenceMoreThanALapBehindIsCorrupt) {
+  ASSERT_EQ(produce(2), 2u);
+  ASSERT_EQ(consume(2).size(), 2u);
+  // Honest: the cell of position 2 holds 2 (first lap) or, at most a lap
+  // behind, 2 + 1 - capacity (a consumer of the last lap still reading).
+  region_.slot_at(2).seq = static_cast<u32>(2 + 1 - kCapacity);
+  EXPECT_EQ(ring().consume_state(), exo::RingState::kBlocked);
+  region_.slot_at(2).seq = static_cast<u32>(2 - kCapacity);
+  EXPECT_EQ(ring().consume_state(), exo::RingState::kCorrupt);
+  region_.slot_at(2).seq = 0x80000000u;
+  EXPECT_EQ(ring().consume_state(), exo::RingState::kCorrupt);
+  u64 first = 0;
+  exo::RingState state = exo::RingState::kReady;
+  EXPECT_EQ(ring().claim_consume(4, &first, &state), 0u);
+  EXPECT_EQ(state, exo::RingState::kCorrupt);
+}
+
+TEST_P(SeqRingTest, EmptyAndFullAreBlockedNotCorrupt) {
+  u64 first = 0;
+  exo::RingState state = exo::RingState::kCorrupt;
+  EXPECT_EQ(ring().claim_consume(1, &first, &state), 0u);
+  EXPECT_EQ(state, exo::RingState::kBlocked);
+  EXPECT_EQ(ring().consume_state(), exo::RingState::kBlocked);
+  EXPECT_EQ(ring().produce_state(), exo::RingState::kReady);
+  ASSERT_EQ(produce(kCapacity), kCapacity);
+  state = exo::RingState::kCorrupt;
+  EXPECT_EQ(ring().claim_produce(1, &first, &state), 0u);
+  EXPECT_EQ(state, exo::RingState::kBlocked);
+  EXPECT_EQ(ring().produce_state(), exo::RingState::kBlocked);
+  EXPECT_EQ(ring().consume_state(), exo::RingState::kReady);
+  EXPECT_EQ(ring().claim_consume(1, &first, &state), 1u);
+  EXPECT_EQ(state, exo::RingState::kReady);
+}
+
+// The kernel reader looks, copies, then claims; a peek alone moves nothing.
+TEST_P(SeqRingTest, PeekFindsTheNextMessageAndClaimAtTakesIt) {
+  ASSERT_EQ(produce(2), 2u);
+  u64 pos = ~0ull;
+  ASSERT_EQ(ring().peek_consume(&pos), exo::RingState::kReady);
+  EXPECT_EQ(pos, 0u);
+  EXPECT_EQ(header()->cons.pos, 0u);
+  ASSERT_TRUE(ring().claim_consumed_at(pos));
+  ring().release(pos);
+  ASSERT_EQ(ring().peek_consume(&pos), exo::RingState::kReady);
+  EXPECT_EQ(pos, 1u);
+}
+
 auto mode_name = [](const testing::TestParamInfo<u32>& p) {
   return p.param == EXO_MODE_MPMC ? "Mpmc" : "Spsc";
 };
@@ -217,8 +285,11 @@ TEST_P(SpscSeqRing, ProducerRefusesInconsistentPositions) {
     header()->cons.pos = bad[1];
     exo::RingView fresh = region_.view();  // as each kernel call makes one
     EXPECT_FALSE(fresh.messages().can_produce());
+    EXPECT_EQ(fresh.messages().produce_state(), exo::RingState::kCorrupt);
     u64 first = 0;
-    EXPECT_EQ(fresh.messages().claim_produce(1, &first), 0u);
+    exo::RingState state = exo::RingState::kReady;
+    EXPECT_EQ(fresh.messages().claim_produce(1, &first, &state), 0u);
+    EXPECT_EQ(state, exo::RingState::kCorrupt);
     EXPECT_EQ(header()->prod.pos, bad[0]);
   }
 }
@@ -243,13 +314,38 @@ TEST_P(MpmcSeqRing, ConsumerFreesCellBySettingItsSequenceALapAhead) {
 // A peer that scribbles a sequence must not make a claim spin forever
 // (retries are bounded) or move the position.
 TEST_P(MpmcSeqRing, ProduceClaimGivesUpOnSequenceThatNeverMatches) {
-  for (u32 bad_seq : {5u, 0u - kCapacity, 0x80000000u}) {
+  struct {
+    u32 seq;
+    exo::RingState state;
+  } const kBad[] = {{5u, exo::RingState::kCorrupt},
+                    {1u, exo::RingState::kCorrupt},  // "published", yet nobody claimed it
+                    {0u - kCapacity, exo::RingState::kBlocked},  // a lap behind: could be honest
+                    {0u - kCapacity - 1, exo::RingState::kCorrupt},
+                    {0x80000000u, exo::RingState::kCorrupt}};
+  for (const auto& bad : kBad) {
+    SCOPED_TRACE(testing::Message() << "seq " << bad.seq);
     region_.reset();
-    region_.slots()[0].seq = bad_seq;
+    region_.slots()[0].seq = bad.seq;
     u64 first = 0;
-    EXPECT_EQ(ring().claim_produce(1, &first), 0u) << "seq " << bad_seq;
+    exo::RingState state = exo::RingState::kReady;
+    EXPECT_EQ(ring().claim_produce(1, &first, &state), 0u);
+    EXPECT_EQ(state, bad.state);
+    EXPECT_EQ(ring().produce_state(), bad.state);
     EXPECT_EQ(header()->prod.pos, 0u);
   }
+}
+
+// A claimed position whose cell another consumer already released reads as
+// "ahead" through the stale position: a second read of the position
+// explains it, so it is not corruption.
+TEST_P(MpmcSeqRing, SequenceAheadExplainedByAMovedPositionIsNotCorrupt) {
+  ASSERT_EQ(produce(2), 2u);
+  ASSERT_EQ(consume(1).size(), 1u);  // cell 0 released: seq = capacity
+  // A reader that loaded cons.pos == 0 before that consume sees seq 8 at
+  // position 0, then position 1 on its second look: the message of 1.
+  u64 pos = 0;
+  EXPECT_EQ(ring().peek_consume(&pos), exo::RingState::kReady);
+  EXPECT_EQ(pos, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mode, MpmcSeqRing, testing::Values(EXO_MODE_MPMC), mode_name);

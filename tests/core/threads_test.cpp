@@ -135,11 +135,20 @@ void stream_through_seq_ring(u32 mode, u32 capacity, u32 producers, u32 consumer
   exo::RingView view = region.view();
   exo::SeqRing<exo_slot>& ring = view.messages();
   Stream stream(producers, per_producer, inline_size);
+  // An honest ring under contention is never called corrupt: stale
+  // positions and lost races are told apart from scribbles.
+  std::atomic<u64> corrupt{0};
+  auto count_corrupt = [&](exo::RingState state) {
+    if (state == exo::RingState::kCorrupt) corrupt.fetch_add(1, std::memory_order_relaxed);
+  };
   stream.run(
       consumers,
       [&](u32 producer, u32 index, u32 count) {
         u64 first = 0;
-        u32 got = ring.claim_produce(count, &first);
+        exo::RingState state;
+        u32 got = ring.claim_produce(count, &first, &state);
+        count_corrupt(state);
+        count_corrupt(ring.produce_state());
         for (u32 i = 0; i < got; ++i) {
           exo_slot& slot = ring.at(first + i);
           slot.len = static_cast<u16>(inline_size(producer, index + i));
@@ -150,7 +159,10 @@ void stream_through_seq_ring(u32 mode, u32 capacity, u32 producers, u32 consumer
       },
       [&](std::vector<s64>* last) {
         u64 first = 0;
-        u32 got = ring.claim_consume(4, &first);
+        exo::RingState state;
+        u32 got = ring.claim_consume(4, &first, &state);
+        count_corrupt(state);
+        count_corrupt(ring.consume_state());
         for (u32 i = 0; i < got; ++i) {
           const exo_slot& slot = ring.at(first + i);
           stream.record(slot.data, slot.len, last);
@@ -159,6 +171,7 @@ void stream_through_seq_ring(u32 mode, u32 capacity, u32 producers, u32 consumer
         return got;
       });
   stream.expect_each_message_once_in_order();
+  EXPECT_EQ(corrupt.load(), 0u);
   EXPECT_EQ(region.header()->prod.pos, u64{producers} * per_producer);
   EXPECT_EQ(region.queued_messages(), 0u);
 }
