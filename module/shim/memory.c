@@ -113,13 +113,15 @@ void exo_memory_free(struct exo_ring *ring)
 }
 
 /* /sys/class/exofusion/{rings,pages}: what the module holds, for leak checks. */
-static ssize_t rings_show(struct class *class, struct class_attribute *attr,
+static ssize_t rings_show(EXO_CLASS_CONST struct class *class,
+			  EXO_CLASS_CONST struct class_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_rings_alive));
 }
 
-static ssize_t pages_show(struct class *class, struct class_attribute *attr,
+static ssize_t pages_show(EXO_CLASS_CONST struct class *class,
+			  EXO_CLASS_CONST struct class_attribute *attr,
 			  char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_pages_held));

@@ -31,7 +31,8 @@ static struct class exo_class = {
 	.class_groups = exo_class_groups,
 };
 
-static char *exo_ring_devnode(struct device *dev, umode_t *mode, kuid_t *uid, kgid_t *gid)
+static char *exo_ring_devnode(EXO_DEVNODE_CONST struct device *dev, umode_t *mode,
+			      kuid_t *uid, kgid_t *gid)
 {
 	struct exo_ring *ring = dev_get_drvdata(dev);
 

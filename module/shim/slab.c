@@ -315,7 +315,8 @@ static const struct file_operations exo_slab_ctl_fops = {
 };
 
 /* /sys/class/exofusion/slab_pages: pages the module's slab caches hold. */
-static ssize_t slab_pages_show(struct class *class, struct class_attribute *attr, char *buf)
+static ssize_t slab_pages_show(EXO_CLASS_CONST struct class *class,
+			       EXO_CLASS_CONST struct class_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&exo_slab_pages));
 }
