@@ -65,7 +65,7 @@ module-for:
 	@out=build/module/$$($(call kernel_release,$(MODULE_KDIR))); \
 	for f in $(MODULE_SRCS); do mkdir -p $$out/$$(dirname $$f); \
 		ln -sfn $(CURDIR)/$$f $$out/$$f; done; \
-	find -L $$out -type l -delete; \
+	find -L $$out -type l -delete; echo $(MODULE_KDIR) >$$out/kdir; \
 	$(MAKE) -C $(MODULE_KDIR) M=$(CURDIR)/$$out EXO_WERROR=$(EXO_WERROR) modules
 
 # Built once per machine, cached outside the clone (see the README).
