@@ -3,11 +3,28 @@
 # `make demo` shows rings working through the loaded module;
 # `make check` runs every test; `make bench` the perf scenarios.
 
-KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-	$(lastword $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V)))
 PYTHON := /usr/bin/python3
 PYTEST := $(PYTHON) -m pytest
 VM := $(PYTHON) tools/vm/exovm.py
+
+# The kernels `make check` boots and `make module` builds for (tools/vm/exovm.py
+# --kernel: Debian's 6.1, 6.12 and 6.12 PREEMPT_RT, and the debug kernel of
+# tools/vm/debug_kernel.py), e.g. `make check KERNELS=6.12-rt`. Each kernel's
+# module is built in build/module/<release>/. KDIR=<tree> builds for that tree
+# only; the running kernel's /lib/modules/$(uname -r)/build is built for too.
+KERNELS ?= 6.1 6.12 6.12-rt debug
+RUNNING_KDIR := $(wildcard /lib/modules/$(shell uname -r)/build)
+ifdef KDIR
+MODULE_KDIRS = $(KDIR)
+else
+MODULE_KDIRS = $(sort $(foreach d,$(RUNNING_KDIR) $(shell $(VM) kdirs $(KERNELS)),$(realpath $(d))))
+endif
+DEFAULT_KDIR = $(or $(KDIR),$(RUNNING_KDIR),$(firstword $(shell $(VM) kdirs $(firstword $(KERNELS)))))
+# Warnings fail the module build in `make check` and `make lint`, not in
+# users' builds (other compilers warn differently).
+EXO_WERROR ?=
+# The release a tree builds for (what `uname -r` says on that kernel).
+kernel_release = sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h
 
 CXX := g++
 # EXO_HOSTED: the core's platform is userspace/hosted/ (module/core/platform.h).
@@ -26,14 +43,34 @@ STRESS_SRCS := tests/stress/ring_stress.cpp
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
 
-.PHONY: all setup module userspace sanitizers check demo bench lint print-kdir clean
+.PHONY: all setup module module-for debug-kernel userspace sanitizers check vm-suites demo \
+	bench lint print-kdir clean
 all: setup module userspace
 
 setup:
 	@sh tools/setup.sh
 
+# exofusion.ko at the top links to the module of the running kernel, or of
+# the first kernel (what `make demo` boots).
 module: setup
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@set -e; for kdir in $(MODULE_KDIRS); do \
+		$(MAKE) --no-print-directory module-for MODULE_KDIR=$$kdir; done
+	@ln -sfn build/module/$$($(call kernel_release,$(DEFAULT_KDIR)))/exofusion.ko exofusion.ko
+
+# One kernel's build: build/module/<release>/ holds links to the sources (so
+# no object of one kernel is taken for another's) and the objects.
+MODULE_SRCS = Kbuild $(shell find module uapi -type f \( -name '*.c' -o -name '*.h' -o \
+	-name '*.cpp' \))
+module-for:
+	@out=build/module/$$($(call kernel_release,$(MODULE_KDIR))); \
+	for f in $(MODULE_SRCS); do mkdir -p $$out/$$(dirname $$f); \
+		ln -sfn $(CURDIR)/$$f $$out/$$f; done; \
+	find -L $$out -type l -delete; echo $(MODULE_KDIR) >$$out/kdir; \
+	$(MAKE) -C $(MODULE_KDIR) M=$(CURDIR)/$$out EXO_WERROR=$(EXO_WERROR) modules
+
+# Built once per machine, cached outside the clone (see the README).
+debug-kernel:
+	$(PYTHON) tools/vm/debug_kernel.py build
 
 comma := ,
 
@@ -99,9 +136,31 @@ userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench $(SLA
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
 	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz
 
-check: all sanitizers
+# The host tests once, then the VM suite on each kernel; any failure fails.
+check: export EXO_WERROR = 1
+check: $(if $(filter debug,$(KERNELS)),debug-kernel) all sanitizers
 	$(PYTEST) -q -rs tests/host
-	$(VM) --timeout 1500 -- $(PYTEST) -q -rs -p no:cacheprovider tests/vm
+	$(MAKE) --no-print-directory vm-suites
+
+# Seconds per kernel's suite (TCG; the debug kernel's checkers make it slower).
+VM_TIMEOUT ?= 1800
+VM_TIMEOUT_DEBUG ?= 5400
+# One kernel after the other, two vCPUs each (two guests at once would share
+# the same two cores). Each prints "vm-suite <kernel>: <pytest counts>".
+vm-suites:
+	@$(VM) kdirs --require $(KERNELS) >/dev/null
+	@mkdir -p build; : >build/vm-suites.txt; failed=; for k in $(KERNELS); do \
+		case $$k in debug) t=$(VM_TIMEOUT_DEBUG);; *) t=$(VM_TIMEOUT);; esac; \
+		echo "vm-suite $$k: starting (timeout $$t s)"; start=$$(date +%s); \
+		{ $(VM) --kernel $$k --timeout $$t -- $(PYTEST) -q -rs -p no:cacheprovider tests/vm; \
+			echo $$? >build/vm-suite-$$k.rc; } 2>&1 | tee build/vm-suite-$$k.log; \
+		rc=$$(cat build/vm-suite-$$k.rc); [ "$$rc" = 0 ] || failed="$$failed $$k"; \
+		counts=$$(grep -E '^[0-9]+ (passed|failed|skipped|errors?|deselected|xfailed)' \
+			build/vm-suite-$$k.log | tail -n 1 | sed 's/ in [0-9.]*s.*//'); \
+		echo "vm-suite $$k: $${counts:-no pytest summary} (exit $$rc, $$(( $$(date +%s) - start )) s)" \
+			| tee -a build/vm-suites.txt; \
+	done; echo "--- VM suites:"; cat build/vm-suites.txt; \
+	[ -z "$$failed" ] || { echo "vm-suite failed on:$$failed"; exit 1; }
 
 demo: all
 	$(VM) --timeout 600 -- sh tools/demo.sh
@@ -112,14 +171,15 @@ bench: all
 	$(PYTHON) tools/bench/report.py build/bench/results.jsonl
 
 print-kdir:
-	@echo $(KDIR)
+	@echo $(DEFAULT_KDIR)
 
+lint: export EXO_WERROR = 1
 lint: module
-	sh tools/lint.sh
+	KDIR=$(DEFAULT_KDIR) sh tools/lint.sh
 
 clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	rm -rf build
+	rm -rf build exofusion.ko
+	find module -name '*.o' -o -name '.*.cmd' -o -name '*.mod*' | xargs rm -f
 
 # --- fuzzing (tests/fuzz/README.md) ------------------------------------------------
 # module_fuzz: the loaded module's interface, from several processes and uids

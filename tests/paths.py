@@ -7,7 +7,16 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = ROOT / "build" / "bin"
-MODULE = ROOT / "exofusion.ko"
+# `make module` builds the module for each kernel in its own directory.
+MODULE_BUILDS = ROOT / "build" / "module"
+
+
+def module_for(release=None):
+    """The module built for a kernel release (default: the running kernel)."""
+    return MODULE_BUILDS / (release or os.uname().release) / "exofusion.ko"
+
+
+MODULE = module_for()
 
 
 def binary(name, variant=None):

@@ -3,9 +3,14 @@
 # Idempotent: does nothing when every package is already installed.
 set -eu
 
-PKGS="build-essential g++ make linux-headers-amd64 kmod cpio gzip busybox-static
+# The kernels make check boots: Debian's 6.1, 6.12 and 6.12 PREEMPT_RT
+# (headers; exovm fetches the images), and the debug kernel built from
+# linux-source-6.1 (flex ... bc); pahole makes 6.12's module BTF.
+PKGS="build-essential g++ make kmod cpio gzip busybox-static
+linux-headers-amd64 linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 pahole
+linux-source-6.1 flex bison libelf-dev libssl-dev bc
 qemu-system-x86 liburing-dev libboost-dev python3 python3-pytest sparse
-linux-source-6.1 valgrind libgtest-dev
+valgrind libgtest-dev
 clang libclang-rt-14-dev util-linux
 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev"
 

@@ -63,7 +63,8 @@ static struct class exo_class = {
  * name, which would put the node at /dev/<name>, outside exofusion/, with
  * the ring's owner and mode. The string is at most 42 bytes.
  */
-static char *exo_ring_devnode(struct device *dev, umode_t *mode, kuid_t *uid, kgid_t *gid)
+static char *exo_ring_devnode(EXO_DEVNODE_CONST struct device *dev, umode_t *mode,
+			      kuid_t *uid, kgid_t *gid)
 {
 	struct exo_ring *ring = dev_get_drvdata(dev);
 

@@ -479,7 +479,7 @@ static int exo_ring_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	if (vma->vm_pgoff > region_pages || pages > region_pages - vma->vm_pgoff)
 		return -EINVAL;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_clear(vma, VM_MAYEXEC);
 	return remap_vmalloc_range(vma, ring->region, vma->vm_pgoff);
 }
 
@@ -513,5 +513,4 @@ const struct file_operations exo_ring_fops = {
 	.mmap = exo_ring_mmap,
 	.unlocked_ioctl = exo_ring_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
 };

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+#include "module/shim/compat.h"
 #include "uapi/exofusion.h"
 
 struct user_struct;

@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -18,6 +19,41 @@ def pytest_collection_modifyitems(config, items):
 
 def run(*cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+# kmemleak does not report objects younger than 5 s.
+KMEMLEAK_MIN_AGE = 6
+
+
+def kmemleak(command):
+    with open(KMEMLEAK, "w") as control:
+        control.write(command)
+
+
+def kmemleak_scan():
+    """What kmemleak reports now: two scans, as its documentation advises
+    (a pointer may sit in a register or on a stack for one)."""
+    time.sleep(KMEMLEAK_MIN_AGE)
+    for _ in range(2):
+        kmemleak("scan")
+        time.sleep(1)
+    with open(KMEMLEAK) as report:
+        return report.read()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_leaks():
+    """On a kernel with kmemleak (the debug kernel), any leak found after the
+    session (after the module is unloaded: this fixture is set up first, so
+    torn down last) fails it. What the boot left is forgotten first."""
+    if not os.path.exists(KMEMLEAK):
+        yield
+        return
+    kmemleak("clear")
+    yield
+    report = kmemleak_scan()
+    assert not report.strip(), f"kmemleak reports leaks:\n{report}"
 
 
 @pytest.fixture(scope="session")

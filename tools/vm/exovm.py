@@ -1,9 +1,16 @@
 #!/usr/bin/python3
-"""Runs a command in a QEMU guest booted with the Debian kernel that matches the
-installed linux-headers, so the out-of-tree module can be loaded and tested.
+"""Runs a command in a QEMU guest booted with one of the kernels the module is
+built for, so the out-of-tree module can be loaded and tested.
 
     exovm.py [options] -- CMD [ARG...]    run CMD (argv, no shell) in the guest
-    exovm.py fetch                        only prepare the cache (kernel, initramfs)
+    exovm.py [--kernel K] fetch           only prepare the cache (kernel, initramfs)
+    exovm.py kdirs [--require] K...       print the KDIR (kernel build tree) of each K
+
+The kernel (--kernel, else $EXO_KERNEL, else 6.1) is a series: 6.1, 6.12 and
+6.12-rt are Debian's, their release taken from the installed linux-headers
+packages (the one the series' metapackage depends on) and the matching
+linux-image-<release>-unsigned fetched into the cache; debug is the kernel
+tools/vm/debug_kernel.py builds (KASAN, lockdep, kmemleak, ...).
 
 The guest sees the host's / read-only over 9p with a tmpfs overlay on top (its
 writes vanish with it) and runs CMD in a chroot there, in the host's current
@@ -40,12 +47,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import debug_kernel  # noqa: E402  (a script next to this one)
+
 REPO = HERE.parent.parent
 CACHE = REPO / "build" / "vm"
 INIT_SCRIPT = HERE / "init.sh"
 BUSYBOX = Path("/bin/busybox")
 
-# What the guest needs for its root: the rest comes from modules.dep.
+# What the guest needs for its root: the rest comes from modules.dep (and
+# what a kernel builds in, modules.builtin, is not loaded).
 ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 # Only errors go to the (slow, serial) console; the whole log is read with dmesg.
 KERNEL_CMDLINE = "console=ttyS0 panic=-1 loglevel=4"
@@ -54,10 +65,17 @@ KVM_PROBE_TIMEOUT = 20
 
 KERNEL_PROBLEM, TIMED_OUT, NO_STATUS = 123, 124, 125
 
-# Kernel log lines that fail a run wherever they appear...
+# Kernel log lines that fail a run wherever they appear (the debug kernel's
+# checkers: KASAN, KFENCE and lockdep reports start with "BUG:" or "WARNING:",
+# UBSAN's with "UBSAN:", kmemleak's scan says "new suspected memory leaks")...
 LOG_PROBLEMS = ("WARNING:", "BUG:", "Oops", "general protection", "lockdep",
                 "possible circular locking", "INFO: possible", "refcount_t:",
-                "kernel BUG", "UBSAN", "KASAN")
+                "kernel BUG", "UBSAN", "KASAN", "KFENCE", "suspected memory leak",
+                "rcu: INFO", "detected stalls", "soft lockup", "hard LOCKUP",
+                "hung_task", "blocked for more than", "ODEBUG", "list_add corruption",
+                "list_del corruption", "Kernel panic", "sleeping function called")
+# ...except these, which only say a checker is on.
+LOG_BENIGN = ("RCU lockdep checking is enabled",)
 # ...and those that fail it once the module has been loaded.
 MODULE_NAME = "exofusion"
 LOG_PROBLEMS_AFTER_MODULE = ("Call Trace",)
@@ -83,20 +101,79 @@ def version_key(version):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
 
 
-def installed_kernel_version():
-    """The newest kernel with headers under /usr/src: the one modules are built for."""
-    versions = [p.name.removeprefix("linux-headers-")
-                for p in Path("/usr/src").glob("linux-headers-*-amd64")]
-    if not versions:
-        raise VmError("no linux-headers-*-amd64 under /usr/src: run tools/setup.sh")
-    return max(versions, key=version_key)
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """A Debian kernel series: its releases' names and the headers metapackage
+    that depends on the current one."""
+    release: str
+    metapackage: str
+
+
+SERIES = {
+    "6.1": Series(r"6\.1\.0-\d+-amd64", "linux-headers-amd64"),
+    "6.12": Series(r"6\.12\.\d+\+deb12-amd64", "linux-headers-6.12-amd64"),
+    "6.12-rt": Series(r"6\.12\.\d+\+deb12-rt-amd64", "linux-headers-6.12-rt-amd64"),
+}
+DEBUG = "debug"
+KERNELS = (*SERIES, DEBUG)
+DEFAULT_KERNEL = "6.1"
+
+
+def installed_headers():
+    """{package: Depends} of the installed linux-headers-* packages."""
+    res = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\t${Depends}\n",
+                          "linux-headers-*"], capture_output=True, text=True)
+    packages = {}
+    for line in res.stdout.splitlines():
+        name, status, depends = (line.split("\t") + ["", ""])[:3]
+        if status.startswith("ii"):
+            packages[name] = depends
+    return packages
+
+
+def pick_release(kernel, packages):
+    """The release of a series from the installed headers packages
+    ({package: Depends}): the one its metapackage depends on, else the highest
+    of the series. Never a release of another series."""
+    series = SERIES[kernel]
+    releases = [name.removeprefix("linux-headers-") for name in packages
+                if re.fullmatch(f"linux-headers-({series.release})", name)]
+    if not releases:
+        raise VmError(f"no linux-headers package of the {kernel} series is installed "
+                      f"({series.metapackage}): run tools/setup.sh")
+    wanted = re.findall(r"linux-headers-(\S+)", packages.get(series.metapackage, ""))
+    named = [release for release in wanted if release in releases]
+    return named[0] if named else max(releases, key=version_key)
+
+
+def kernel_choice(kernel=None):
+    """--kernel, else $EXO_KERNEL, else the default; checked."""
+    kernel = kernel or os.environ.get("EXO_KERNEL") or DEFAULT_KERNEL
+    if kernel not in KERNELS:
+        raise VmError(f"unknown kernel {kernel!r}: one of {', '.join(KERNELS)}")
+    return kernel
+
+
+def kernel_build_dir(kernel):
+    """The tree a module for |kernel| is built against (a KDIR)."""
+    if kernel == DEBUG:
+        tree = debug_kernel.tree_path()
+        if not debug_kernel.is_built(tree):
+            raise VmError(f"the debug kernel is not built ({tree}): run "
+                          "'make debug-kernel' (tools/vm/debug_kernel.py build)")
+        return tree
+    kdir = Path("/usr/src") / f"linux-headers-{pick_release(kernel, installed_headers())}"
+    if not (kdir / "Makefile").exists():
+        raise VmError(f"{kdir} is missing: reinstall its linux-headers package")
+    return kdir
 
 
 @dataclasses.dataclass(frozen=True)
 class GuestImage:
-    """The cached kernel of one version, unpacked from its Debian package, and the
-    initramfs built from it."""
+    """The kernel of one release (unpacked from its Debian package into the
+    cache, or the debug kernel's tree) and the initramfs built for it."""
     kver: str
+    debug_tree: Path | None = None
 
     @property
     def cache_dir(self):
@@ -108,6 +185,8 @@ class GuestImage:
 
     @property
     def vmlinuz(self):
+        if self.debug_tree:
+            return debug_kernel.bzimage(self.debug_tree)
         return self.root / "boot" / f"vmlinuz-{self.kver}"
 
     @property
@@ -172,11 +251,15 @@ def module_name(path):
 
 
 def module_load_order(modules_dir, wanted):
-    """The module files to load for `wanted`, each after the modules it needs."""
+    """The module files to load for `wanted`, each after the modules it needs;
+    those the kernel has built in (modules.builtin) need no file."""
     deps = {}
     for line in (modules_dir / "modules.dep").read_text().splitlines():
         target, _, needed = line.partition(":")
         deps[target] = needed.split()
+    builtin_list = modules_dir / "modules.builtin"
+    builtin = ({module_name(line) for line in builtin_list.read_text().split()}
+               if builtin_list.exists() else set())
     by_name = {module_name(path): path for path in deps}
     order = []
 
@@ -187,6 +270,8 @@ def module_load_order(modules_dir, wanted):
             order.append(path)
 
     for name in wanted:
+        if name in builtin and name not in by_name:
+            continue
         if name not in by_name:
             raise VmError(f"module {name} is not in {modules_dir}/modules.dep")
         visit(by_name[name])
@@ -261,16 +346,25 @@ def cache_lock():
         yield
 
 
-def prepare():
-    """The guest image for the installed headers, fetched and (re)built as needed."""
+def prepare(kernel=None):
+    """The guest image of |kernel| (a series or 'debug'), fetched and (re)built as
+    needed. The debug kernel has everything built in: no modules to load."""
     for tool in ("qemu-system-x86_64", "apt-get", "dpkg", "depmod", "cpio"):
         host_tool(tool)
     require_static_busybox()
-    image = GuestImage(installed_kernel_version())
+    kernel = kernel_choice(kernel)
+    if kernel == DEBUG:
+        tree = kernel_build_dir(DEBUG)
+        image = GuestImage(debug_kernel.kernel_release(tree), debug_tree=tree)
+    else:
+        image = GuestImage(pick_release(kernel, installed_headers()))
     with cache_lock():
-        if not image.root.is_dir():
-            fetch_kernel(image)
-        modules = module_load_order(image.modules_dir, ROOT_MODULES)
+        modules = []
+        if not image.debug_tree:
+            if not image.root.is_dir():
+                fetch_kernel(image)
+            modules = module_load_order(image.modules_dir, ROOT_MODULES)
+        image.cache_dir.mkdir(parents=True, exist_ok=True)
         stamp = inputs_digest([Path(__file__).resolve(), INIT_SCRIPT, BUSYBOX, *modules])
         built = image.initrd_stamp.read_text() if image.initrd_stamp.exists() else None
         if built != stamp or not image.initrd.exists():
@@ -443,7 +537,8 @@ def kernel_log_problems(dmesg):
     for index, line in enumerate(dmesg):
         module_loaded = module_loaded or MODULE_NAME in line
         patterns = LOG_PROBLEMS + (LOG_PROBLEMS_AFTER_MODULE if module_loaded else ())
-        if any(pattern in line for pattern in patterns):
+        if (any(pattern in line for pattern in patterns)
+                and not any(benign in line for benign in LOG_BENIGN)):
             problems.append(index)
     return problems
 
@@ -529,12 +624,13 @@ def shares_with_workdir(workdir, shares):
 
 
 def run(cmd, smp=None, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
-        mem=2048, stream=False, check_dmesg=True, allow_taint=False):
+        mem=2048, stream=False, check_dmesg=True, allow_taint=False, kernel=None):
     """Runs cmd (a shell command line, or an argv sequence) in a fresh guest.
     Returns (returncode, output_text): the command's output, followed by lines
     starting with 'exovm: ' that explain a failure. With stream, the output is
-    also copied to stdout as it comes, and the explanations to stderr."""
-    image = prepare()
+    also copied to stdout as it comes, and the explanations to stderr. |kernel|
+    is a series or 'debug' (default: $EXO_KERNEL, else 6.1)."""
+    image = prepare(kernel)
     command = cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))
     workdir = os.path.abspath(cwd or os.getcwd())
     job = Job(command, workdir, shares_with_workdir(workdir, shares))
@@ -558,11 +654,14 @@ def run(cmd, smp=None, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=Non
 
 def parse_options(argv):
     parser = argparse.ArgumentParser(
-        prog="exovm.py", usage="%(prog)s [options] -- CMD [ARG...]\n       %(prog)s fetch",
-        description="Run CMD in a QEMU guest with the kernel matching the installed headers.",
+        prog="exovm.py", usage="%(prog)s [options] -- CMD [ARG...]\n       %(prog)s "
+        "[--kernel K] fetch\n       %(prog)s kdirs [--require] K...",
+        description="Run CMD in a QEMU guest booted with one of the module's kernels.",
         epilog=f"exit status: CMD's; {KERNEL_PROBLEM} if CMD succeeded but the kernel log or "
                f"taint shows a problem, {TIMED_OUT} on timeout, {NO_STATUS} if the guest "
                "gave no status")
+    parser.add_argument("--kernel", choices=KERNELS,
+                        help=f"the guest kernel (default $EXO_KERNEL, else {DEFAULT_KERNEL})")
     parser.add_argument("--smp", type=int, help="vCPUs (default 2, or 1 with --icount)")
     parser.add_argument("--mem", type=int, default=2048, help="guest memory in MB (default 2048)")
     parser.add_argument("--icount", action="store_true",
@@ -579,12 +678,29 @@ def parse_options(argv):
     return parser, parser.parse_args(argv)
 
 
+def print_kdirs(args):
+    """kdirs [--require] K...: the build tree of each kernel, one a line; one
+    that is not available is skipped with a note, or fails with --require."""
+    require = "--require" in args
+    for kernel in [arg for arg in args if arg != "--require"]:
+        try:
+            print(kernel_build_dir(kernel_choice(kernel)))
+        except VmError as error:
+            if require:
+                raise
+            note(f"skipping kernel {kernel}: {error}")
+    return 0
+
+
 def main(argv):
     """Options come before '--', the guest's argv after it."""
     split = argv.index("--") if "--" in argv else len(argv)
     options, command = argv[:split], argv[split + 1:]
-    if options == ["fetch"] and not command:
-        image = prepare()
+    if options[:1] == ["kdirs"] and not command:
+        return print_kdirs(options[1:])
+    if options[-1:] == ["fetch"] and not command:
+        _, args = parse_options(options[:-1])
+        image = prepare(args.kernel)
         note(f"guest kernel {image.kver} and initramfs ready in {image.cache_dir}")
         return 0
     parser, args = parse_options(options)
@@ -592,7 +708,8 @@ def main(argv):
         parser.error("no command: put it after '--'")
     returncode, _ = run(command, smp=args.smp, icount=args.icount, timeout=args.timeout,
                         shares=args.share, cwd=args.cwd, mem=args.mem, stream=True,
-                        check_dmesg=not args.no_dmesg_check, allow_taint=args.allow_taint)
+                        check_dmesg=not args.no_dmesg_check, allow_taint=args.allow_taint,
+                        kernel=args.kernel)
     return returncode
 
 
