@@ -78,7 +78,7 @@ long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
   if (len < max_message_size(view)) return -kEMSGSIZE;
   SeqRing<exo_slot>& ring = view.messages();
   for (u32 attempt = 0; attempt < kReadAttempts; ++attempt) {
-    u64 pos;
+    u64 pos = 0;
     RingState state = ring.peek_consume(&pos);
     if (state != RingState::kReady) return not_ready(state);
     exo_slot slot = snapshot(ring.at(pos));
@@ -100,7 +100,7 @@ long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
 long write_inline(RingView& view, const void* ubuf, unsigned long len) {
   u8 data[EXO_INLINE_MAX];
   if (exo_plat_copy_from_user(data, ubuf, len)) return -kEFAULT;
-  u64 pos;
+  u64 pos = 0;
   RingState state;
   if (view.messages().claim_produce(1, &pos, &state) == 0) return not_ready(state);
   exo_slot& slot = view.messages().at(pos);
@@ -120,7 +120,7 @@ long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* ki
   u32 buf;
   if (!view.take_buffer(&buf)) return -kEAGAIN;
   long ret = -kEFAULT;
-  u64 pos;
+  u64 pos = 0;
   if (exo_plat_copy_from_user(view.buffer(buf), ubuf, len) == 0) {
     ret = view.messages().claim_produce(1, &pos, &state) != 0 ? static_cast<long>(len)
                                                               : not_ready(state);
