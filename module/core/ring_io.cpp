@@ -78,7 +78,7 @@ long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
   if (len < max_message_size(view)) return -kEMSGSIZE;
   SeqRing<exo_slot>& ring = view.messages();
   for (u32 attempt = 0; attempt < kReadAttempts; ++attempt) {
-    u64 pos;
+    u64 pos = 0;
     RingState state = ring.peek_consume(&pos);
     if (state != RingState::kReady) return not_ready(state);
     exo_slot slot = snapshot(ring.at(pos));
