@@ -165,6 +165,7 @@ static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int ge
 	exo_core_announce_sleep(ring->region, &ring->info, which);
 	/* A barrier since the last wake, which cleared need_wakeup, covers us. */
 	if (atomic_read(&ring->sleep.fenced_gen[which]) == gen + 1) {
+		/* Orders our need_wakeup store before the caller's re-check. */
 		smp_mb();
 		return;
 	}
@@ -181,12 +182,14 @@ static void exo_ring_sleep_setup(struct exo_ring *ring)
 {
 	struct exo_ring_sleep *s = &ring->sleep;
 
+	/* Pairs with the release below: a set-up lock and timer. */
 	if (smp_load_acquire(&s->ready))
 		return;
 	mutex_lock(&exo_sleep_setup_lock);
 	if (!s->ready) {
 		spin_lock_init(&s->lock);
 		timer_setup(&s->recheck, exo_recheck_fn, 0);
+		/* Publishes the set-up: pairs with the acquire above. */
 		smp_store_release(&s->ready, true);
 	}
 	mutex_unlock(&exo_sleep_setup_lock);
@@ -440,6 +443,7 @@ static int exo_poll_kind(struct exo_ring *ring, unsigned int which, poll_table *
 	if (state || READ_ONCE(ring->dead))
 		return state;
 	gen = atomic_read(&ring->wake_gen[which]);
+	/* Orders the snapshot before the announcement, as exo_ring_sleep(). */
 	smp_mb();
 	exo_announce_sleep(ring, which, gen, !poll_does_not_wait(wait));
 	return exo_state(ring, which);
