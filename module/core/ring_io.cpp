@@ -24,6 +24,24 @@ exo_slot snapshot(const exo_slot& shared) {
   return copy;
 }
 
+// Fills a claimed slot with word stores, the mirror of snapshot(): a reader
+// that peeked at this slot before another reader won it may still be copying
+// it (its copy is thrown away), as user space may be. The seq word is the
+// caller's to publish.
+void fill_slot(exo_slot& shared, u8 type, const void* data, u16 len) {
+  exo_slot value = {};
+  value.type = type;
+  value.len = len;
+  __builtin_memcpy(value.data, data, len);
+  const u32* head = reinterpret_cast<const u32*>(&value);
+  store_relaxed(reinterpret_cast<u32*>(&shared) + 1, head[1]);
+  const u64* from = reinterpret_cast<const u64*>(&value);
+  u64* to = reinterpret_cast<u64*>(&shared);
+  for (usize i = 1; i < sizeof(exo_slot) / sizeof(u64); ++i) store_relaxed(&to[i], from[i]);
+}
+static_assert(EXO_OFFSET(exo_slot, type) == sizeof(u32) && EXO_OFFSET(exo_slot, data) == sizeof(u64),
+              "fill_slot: seq alone in the first half-word, the payload word-aligned");
+
 exo_zc_desc zc_desc_of(const exo_slot& slot) {
   exo_zc_desc desc;
   __builtin_memcpy(&desc, slot.data, sizeof(desc));
@@ -103,11 +121,7 @@ long write_inline(RingView& view, const void* ubuf, unsigned long len) {
   u64 pos = 0;
   RingState state;
   if (view.messages().claim_produce(1, &pos, &state) == 0) return not_ready(state);
-  exo_slot& slot = view.messages().at(pos);
-  slot.type = EXO_MSG_INLINE;
-  slot.flags = 0;
-  slot.len = static_cast<u16>(len);
-  __builtin_memcpy(slot.data, data, len);
+  fill_slot(view.messages().at(pos), EXO_MSG_INLINE, data, static_cast<u16>(len));
   view.messages().publish(pos);
   return static_cast<long>(len);
 }
@@ -129,12 +143,8 @@ long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* ki
     if (view.return_buffer(buf)) *kinds |= kind_bit(EXO_WAIT_BUFFER);
     return ret;
   }
-  exo_slot& slot = view.messages().at(pos);
   exo_zc_desc desc = {buf, 0, static_cast<u32>(len), 0};
-  slot.type = EXO_MSG_ZEROCOPY;
-  slot.flags = 0;
-  slot.len = sizeof(desc);
-  __builtin_memcpy(slot.data, &desc, sizeof(desc));
+  fill_slot(view.messages().at(pos), EXO_MSG_ZEROCOPY, &desc, sizeof(desc));
   view.messages().publish(pos);
   return ret;
 }

@@ -91,13 +91,13 @@ class SeqRing {
   // moved in between: callers re-check by claiming).
   RingState produce_state() const {
     if (multi_) {
-      u64 pos;
+      u64 pos = 0;
       return classify(prod_, 0, &pos);
     }
     return single_room(load_relaxed(&prod_->pos), load_acquire(&cons_->pos));
   }
   RingState consume_state() const {
-    u64 pos;
+    u64 pos = 0;
     return classify(cons_, 1, &pos);
   }
   bool can_produce() const { return produce_state() == RingState::kReady; }
@@ -147,7 +147,7 @@ class SeqRing {
   }
 
   u32 claim_single_consume(u32 max, u64* first, RingState* state) {
-    u64 pos;
+    u64 pos = 0;
     *state = classify(cons_, 1, &pos);
     if (*state != RingState::kReady || max == 0) return 0;
     u32 n = 1;
@@ -159,7 +159,7 @@ class SeqRing {
   // MPMC: cells of |side| are claimable at position p when seq == p + |offset|.
   u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first, RingState* state) {
     for (u32 retry = 0; retry < kMaxRetries; ++retry) {
-      u64 pos;
+      u64 pos = 0;
       *state = classify(side, offset, &pos);
       if (*state != RingState::kReady || max == 0) return 0;
       u32 n = 1;

@@ -164,6 +164,7 @@ static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int ge
 	exo_core_announce_sleep(ring->region, &ring->info, which);
 	/* A barrier since the last wake, which cleared need_wakeup, covers us. */
 	if (atomic_read(&ring->sleep.fenced_gen[which]) == gen + 1) {
+		/* Orders our need_wakeup store before the caller's re-check. */
 		smp_mb();
 		return;
 	}
@@ -426,6 +427,7 @@ static int exo_poll_kind(struct exo_ring *ring, unsigned int which, poll_table *
 	if (state || READ_ONCE(ring->dead))
 		return state;
 	gen = atomic_read(&ring->wake_gen[which]);
+	/* Orders the wake_gen snapshot before the announcement, as exo_ring_sleep(). */
 	smp_mb();
 	exo_announce_sleep(ring, which, gen, !poll_does_not_wait(wait));
 	return exo_state(ring, which);

@@ -107,8 +107,8 @@ extern struct dentry *exo_debugfs_dir;	/* exofusion/ in debugfs */
 int exo_slab_init(void);
 void exo_slab_exit(void);
 /* exo_kcache_create() flags, the core's EXO_SLAB_DEBUG and EXO_SLAB_ACCOUNT */
-#define EXO_KCACHE_DEBUG (1u << 0)
-#define EXO_KCACHE_ACCOUNT (1u << 1)	/* pages charged to the memory cgroup */
+#define EXO_KCACHE_DEBUG BIT(0)
+#define EXO_KCACHE_ACCOUNT BIT(1)	/* pages charged to the memory cgroup */
 struct exo_kcache *exo_kcache_create(const char *name, unsigned int size, unsigned int flags);
 unsigned long exo_kcache_destroy(struct exo_kcache *kc);
 void *exo_kcache_alloc(struct exo_kcache *kc, gfp_t gfp);
