@@ -31,7 +31,8 @@ echo "lint: checkpatch"
 [ ! -s "$LINT/checkpatch.txt" ]
 
 echo "lint: sparse"
-make -s -C "$KDIR" M="$PWD" C=2 CHECK=sparse \
-	modules 2>&1 | grep -E "^[^ ]+:[0-9]+:[0-9]+: " | tee "$LINT/sparse.txt" || true
+# In the kernel's own output directory (make module-for), never in the
+# source tree: objects there would be taken for another kernel's.
+make -s module-for MODULE_KDIR="$KDIR" C=2 CHECK=sparse 2>&1 | grep -E "^[^ ]+:[0-9]+:[0-9]+: " | tee "$LINT/sparse.txt" || true
 [ ! -s "$LINT/sparse.txt" ]
 echo "lint: clean"

@@ -157,10 +157,13 @@ class SeqRing {
   }
 
   // MPMC: cells of |side| are claimable at position p when seq == p + |offset|.
+  // One budget of retries for the claim and the classifications inside it,
+  // so the bound is kMaxRetries loads in all, not kMaxRetries squared.
   u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first, RingState* state) {
-    for (u32 retry = 0; retry < kMaxRetries; ++retry) {
+    u32 budget = kMaxRetries;
+    while (budget > 0) {
       u64 pos = 0;
-      *state = classify(side, offset, &pos);
+      *state = classify(side, offset, &pos, &budget);
       if (*state != RingState::kReady || max == 0) return 0;
       u32 n = 1;
       while (n < max && seq_diff(load_acquire(&at(pos + n).seq), pos + n + offset) == 0) ++n;
@@ -185,8 +188,13 @@ class SeqRing {
   // ahead of a position that did not move is corruption (SPSC included:
   // its one consumer is the reader itself).
   RingState classify(const exo_ring_side* side, u32 offset, u64* out) const {
+    u32 budget = kMaxRetries;
+    return classify(side, offset, out, &budget);
+  }
+  // The same, taking its re-reads from |budget|.
+  RingState classify(const exo_ring_side* side, u32 offset, u64* out, u32* budget) const {
     u64 pos = load_relaxed(&side->pos);
-    for (u32 retry = 0; retry < kMaxRetries; ++retry) {
+    for (; *budget > 0; --*budget) {
       s32 diff = seq_diff(load_acquire(&at(pos).seq), pos + offset);
       if (diff == 0) {
         *out = pos;

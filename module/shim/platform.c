@@ -62,12 +62,16 @@ void exo_plat_free(void *p)
 }
 
 /*
- * IRQ-safe: the caches' locks are reached from softirq (and, but on
- * PREEMPT_RT, hard IRQ) allocations, so every holder keeps interrupts off.
- * On PREEMPT_RT spinlock_t is a sleeping lock and irqsave keeps them on.
+ * The depot and slab locks are reached from softirq (and, but on
+ * PREEMPT_RT, hard IRQ) allocations, so their holders keep interrupts off
+ * (on PREEMPT_RT spinlock_t is a sleeping lock and irqsave keeps them on).
+ * The admin lock is only taken in process context (tick work, shrinker,
+ * CPU hotplug, debugfs) around work that frees whole magazines and slabs:
+ * with interrupts on, that cannot become an interrupt latency.
  */
 struct exo_lock {
 	spinlock_t lock;	/* the lock itself; see exo_plat_lock_create() */
+	bool irqsafe;		/* taken with interrupts off */
 	unsigned long flags;	/* the holder's saved interrupt state */
 };
 
@@ -78,6 +82,7 @@ struct exo_lock *exo_plat_lock_create(enum exo_lock_kind kind)
 
 	if (!lock)
 		return NULL;
+	lock->irqsafe = kind != EXO_LOCK_ADMIN;
 	switch (kind) {
 	case EXO_LOCK_ADMIN:
 		spin_lock_init(&lock->lock);
@@ -103,6 +108,11 @@ void exo_plat_lock(struct exo_lock *lock)
 {
 	unsigned long flags;
 
+	if (!lock->irqsafe) {
+		might_sleep();
+		spin_lock(&lock->lock);
+		return;
+	}
 	spin_lock_irqsave(&lock->lock, flags);
 	lock->flags = flags;	/* ours until the unlock */
 }
@@ -110,7 +120,10 @@ void exo_plat_lock(struct exo_lock *lock)
 void exo_plat_unlock(struct exo_lock *lock)
 	__releases(&lock->lock)
 {
-	spin_unlock_irqrestore(&lock->lock, lock->flags);
+	if (lock->irqsafe)
+		spin_unlock_irqrestore(&lock->lock, lock->flags);
+	else
+		spin_unlock(&lock->lock);
 }
 
 /*

@@ -252,7 +252,7 @@ static struct exo_ring *exo_ring_alloc(const struct exo_create_req *req)
 	ring->gid = current_fsgid();
 	for (i = 0; i < EXO_WAIT_NR; i++)
 		init_waitqueue_head(&ring->wq[i]);
-	exo_ring_sleep_init(ring);
+	exo_ring_io_init(ring);
 	return ring;
 }
 

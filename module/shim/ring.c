@@ -46,6 +46,7 @@
 #define EXO_RING_IPIS_PER_SEC	64
 #define EXO_IPIS_PER_SEC	256
 #define EXO_RECHECK_MS		2
+#define EXO_RECHECKS_BEFORE_GP	8
 
 static struct exo_ipi_budget exo_ipis_all;
 
@@ -73,6 +74,10 @@ static bool exo_budget_take(struct exo_ipi_budget *b, int per_sec)
 	unsigned long now = jiffies, start = READ_ONCE(b->start);
 
 	/* A zeroed budget may start "in the future" (jiffies start negative). */
+	/*
+	 * A take between the cmpxchg and the reset is forgotten: the budget
+	 * can be overshot by the few CPUs racing here, once a second.
+	 */
 	if (time_after(now, start + HZ) || time_before(now, start)) {
 		if (cmpxchg(&b->start, start, now) == start)
 			atomic_set(&b->used, 0);
@@ -104,6 +109,19 @@ static void exo_remote_barrier(void)
 	smp_call_function(exo_barrier_ipi, NULL, 1);
 }
 
+/* A grace period that ends every unfenced kind's wait, started now. */
+static void exo_start_grace_period(struct exo_ring_sleep *s)
+{
+	unsigned long cookie = start_poll_synchronize_rcu();
+	unsigned int which;
+
+	spin_lock(&s->lock);
+	for (which = 0; which < EXO_WAIT_NR; which++)
+		if (s->unfenced & (1u << which))
+			s->cookie[which] = cookie;
+	spin_unlock(&s->lock);
+}
+
 /* Re-checks the kinds whose barrier waits for a grace period. */
 static void exo_recheck_fn(struct timer_list *t)
 {
@@ -111,6 +129,13 @@ static void exo_recheck_fn(struct timer_list *t)
 	struct exo_ring *ring = container_of(s, struct exo_ring, sleep);
 	unsigned int which, wake = 0;
 
+	/*
+	 * Grace periods others start end the fallback; on a quiet system there
+	 * may be none for long, so after a while this ring starts one (once
+	 * per fallback: the RCU kthread's wake-up is then a bounded cost).
+	 */
+	if (++s->rechecks == EXO_RECHECKS_BEFORE_GP)
+		exo_start_grace_period(s);
 	spin_lock(&s->lock);
 	for (which = 0; which < EXO_WAIT_NR; which++) {
 		if (!(s->unfenced & (1u << which)))
@@ -125,6 +150,8 @@ static void exo_recheck_fn(struct timer_list *t)
 	}
 	if (s->unfenced && !ring->dead)
 		mod_timer(&s->recheck, jiffies + exo_recheck_period());
+	else
+		s->rechecks = 0;
 	spin_unlock(&s->lock);
 	for (which = 0; which < EXO_WAIT_NR; which++)
 		if (wake & (1u << which))
@@ -176,13 +203,15 @@ static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int ge
 	exo_fence_later(ring, which, gen);
 }
 
-/* Sets up the sleep state of a new ring, before it is published. */
-void exo_ring_sleep_init(struct exo_ring *ring)
+/* Sets up what a new ring's file operations use, before it is published. */
+void exo_ring_io_init(struct exo_ring *ring)
 {
 	struct exo_ring_sleep *s = &ring->sleep;
 
 	spin_lock_init(&s->lock);
 	timer_setup(&s->recheck, exo_recheck_fn, 0);
+	mutex_init(&ring->spsc_side[EXO_SIDE_CONSUMER]);
+	mutex_init(&ring->spsc_side[EXO_SIDE_PRODUCER]);
 }
 
 void exo_ring_hangup(struct exo_ring *ring)
@@ -346,6 +375,21 @@ static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wa
 }
 
 /*
+ * A non-blocking read or write that found nothing to do may wait next in
+ * epoll with EPOLLET or in an io_uring poll, which do not poll the file
+ * again before a wake-up: announce it, or no sender would ever wake it.
+ * It may never sleep, so it pays no IPI (the deferred barrier covers it).
+ */
+static void exo_announce_nonblock(struct exo_ring *ring, unsigned int which)
+{
+	int gen = atomic_read(&ring->wake_gen[which]);
+
+	/* Orders the wake_gen snapshot before the announcement. */
+	smp_mb();
+	exo_announce_sleep(ring, which, gen, false);
+}
+
+/*
  * A read or write found the ring empty or full: -EPIPE on a destroyed
  * ring, -EAGAIN without blocking, else sleep. Every pass of the callers'
  * loops goes through here, so they stay killable and yield the CPU even
@@ -357,8 +401,10 @@ static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned 
 
 	if (READ_ONCE(ring->dead))
 		return -EPIPE;
-	if (file->f_flags & O_NONBLOCK)
+	if (file->f_flags & O_NONBLOCK) {
+		exo_announce_nonblock(ring, which);
 		return -EAGAIN;
+	}
 	if (signal_pending(current))
 		return -ERESTARTSYS;
 	cond_resched();
@@ -368,6 +414,27 @@ static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned 
 	return ret;
 }
 
+/*
+ * An SPSC ring has one consumer and one producer: its positions move with
+ * plain stores, so two kernel readers (threads, or processes sharing read
+ * access) would each store their own next position and deliver a message
+ * twice. The kernel's side of an SPSC ring is one party at a time; MPMC
+ * sides claim with compare-and-swap and need no lock.
+ */
+static int exo_ring_side_lock(struct exo_ring *ring, unsigned int side)
+{
+	if (ring->info.mode != EXO_MODE_SPSC)
+		return 0;
+	/* A signal restarts the call, as in a wait. */
+	return mutex_lock_interruptible(&ring->spsc_side[side]) ? -ERESTARTSYS : 0;
+}
+
+static void exo_ring_side_unlock(struct exo_ring *ring, unsigned int side)
+{
+	if (ring->info.mode == EXO_MODE_SPSC)
+		mutex_unlock(&ring->spsc_side[side]);
+}
+
 static ssize_t exo_ring_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct exo_ring *ring = file->private_data;
@@ -375,7 +442,11 @@ static ssize_t exo_ring_read(struct file *file, char __user *buf, size_t len, lo
 	long ret;
 
 	for (;;) {
+		ret = exo_ring_side_lock(ring, EXO_SIDE_CONSUMER);
+		if (ret)
+			return ret;
 		ret = exo_core_read(ring->region, &ring->info, (__force void *)buf, len, &wake);
+		exo_ring_side_unlock(ring, EXO_SIDE_CONSUMER);
 		ret = exo_ring_io_done(ring, ret, wake);
 		if (ret != -EAGAIN)
 			return ret;
@@ -402,8 +473,12 @@ static ssize_t exo_ring_write(struct file *file, const char __user *buf, size_t 
 	long ret;
 
 	for (;;) {
+		ret = exo_ring_side_lock(ring, EXO_SIDE_PRODUCER);
+		if (ret)
+			return ret;
 		ret = exo_core_write(ring->region, &ring->info, (__force const void *)buf, len,
 				     &wake);
+		exo_ring_side_unlock(ring, EXO_SIDE_PRODUCER);
 		ret = exo_ring_io_done(ring, ret, wake);
 		if (ret != -EAGAIN)
 			return ret;

@@ -37,9 +37,9 @@ struct exo_ipi_budget {
 };
 
 /*
- * ring.c's sleep state, set up at the ring's first open (see
- * exo_ring_sleep_setup()): which kinds are announced with a barrier, and
- * the re-check of those whose barrier is deferred to an RCU grace period.
+ * ring.c's sleep state, set up at create (exo_ring_io_init()): which kinds
+ * are announced with a barrier, and the re-check of those whose barrier is
+ * deferred to an RCU grace period.
  */
 struct exo_ring_sleep {
 	spinlock_t lock;		/* unfenced, cookie, cookie_gen; recheck arming */
@@ -49,7 +49,10 @@ struct exo_ring_sleep {
 	int cookie_gen[EXO_WAIT_NR];	/* wake_gen then */
 	atomic_t fenced_gen[EXO_WAIT_NR];	/* wake_gen + 1 that a barrier covers */
 	struct exo_ipi_budget ipis;
+	unsigned int rechecks;		/* timer runs of this fallback (timer only) */
 };
+
+enum { EXO_SIDE_CONSUMER, EXO_SIDE_PRODUCER };
 
 struct exo_ring {
 	struct kref ref;		/* registry + open files */
@@ -70,6 +73,7 @@ struct exo_ring {
 	atomic_t wake_gen[EXO_WAIT_NR];	/* bumped by every wake of a kind */
 	bool dead;			/* destroyed: sleepers woken, none sleep again */
 	struct exo_ring_sleep sleep;
+	struct mutex spsc_side[2];	/* SPSC: the kernel's consumer, producer */
 	struct exo_ring_counters counters;
 };
 
@@ -93,8 +97,8 @@ void exo_totals_exit(void);
 extern const struct file_operations exo_ring_fops;
 void exo_ring_wake(struct exo_ring *ring, unsigned int kinds);
 void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st);
-/* Create, before publishing: the sleep state (lock, re-check timer). */
-void exo_ring_sleep_init(struct exo_ring *ring);
+/* Create, before publishing: sleep state, re-check timer, SPSC side locks. */
+void exo_ring_io_init(struct exo_ring *ring);
 /* Destroy: wakes every sleeper (EPOLLHUP), none sleeps on the ring again. */
 void exo_ring_hangup(struct exo_ring *ring);
 

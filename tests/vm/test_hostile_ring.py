@@ -331,6 +331,90 @@ def test_epoll_writer_of_pool_messages_sleeps_until_a_buffer_returns_not_spinnin
         band.close()
 
 
+@pytest.mark.parametrize("mode", [exo.SPSC, exo.MPMC], ids=["spsc", "mpmc"])
+def test_edge_triggered_epoll_reader_that_drained_to_eagain_is_woken_by_the_next_write(rings, mode):
+    # The poll that reported EPOLLIN found data, so it announced no sleeper,
+    # and with EPOLLET epoll never polls again: only a non-blocking read's
+    # EAGAIN can announce the reader, or no sender would ever wake it.
+    r = rings(os.O_NONBLOCK, capacity=8, mode=mode)
+    ep = select.epoll()
+    ep.register(r.fd, select.EPOLLIN | select.EPOLLET)
+    try:
+        writer = r.open()
+        try:
+            os.write(writer, b"first")
+            assert ep.poll(5), "EPOLLIN for the first message"
+            assert os.read(r.fd, 4096) == b"first"
+            with pytest.raises(BlockingIOError):
+                os.read(r.fd, 4096)
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(0.5)
+                os.write(writer, b"second")
+                os._exit(0)
+            try:
+                events = ep.poll(10)
+            finally:
+                os.waitpid(pid, 0)
+            assert events, "the edge-triggered reader was never woken: no one announced it"
+            assert os.read(r.fd, 4096) == b"second"
+        finally:
+            os.close(writer)
+    finally:
+        ep.close()
+
+
+def test_two_kernel_readers_of_an_spsc_ring_never_get_one_message_twice(rings):
+    # SPSC positions move with plain stores: two read()ers of one ring (two
+    # threads, or two processes with read access) must not both deliver a
+    # message and store the same next position.
+    count, readers = 3000, 2
+    r = rings(capacity=64)
+    results = []
+    for _ in range(readers):
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            fd = r.open(os.O_NONBLOCK)
+            got = []
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                try:
+                    msg = os.read(fd, 4096)
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    got.append(-e.errno)
+                    break
+                if msg == b"end":
+                    break
+                got.append(int(msg))
+            os.write(wfd, (" ".join(map(str, got)) + "\n").encode())
+            os._exit(0)
+        os.close(wfd)
+        results.append((pid, rfd))
+    for i in range(count):
+        while True:
+            try:
+                os.write(r.fd, str(i).encode())
+                break
+            except BlockingIOError:
+                time.sleep(0.001)
+    for _ in range(readers):
+        os.write(r.fd, b"end")
+    seen = []
+    for pid, rfd in results:
+        with os.fdopen(rfd) as f:
+            seen += [int(v) for v in f.read().split()]
+        os.waitpid(pid, 0)
+    assert all(v >= 0 for v in seen), f"a reader failed: {[v for v in seen if v < 0][:3]}"
+    dupes = len(seen) - len(set(seen))
+    assert dupes == 0, f"{dupes} messages delivered twice"
+    assert sorted(seen) == list(range(count)), "messages lost"
+    assert kernel_errors(r) == 0
+
+
 def test_inline_write_on_a_full_no_pool_ring_is_woken_by_reads(rings):
     """A writer that found the ring full must sleep on the slot queue: it
     once picked the buffer queue, which nothing wakes on a ring without a
