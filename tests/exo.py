@@ -6,7 +6,7 @@ import os
 import struct
 import subprocess
 
-from paths import binary
+from paths import MODULE, binary
 
 ABI = json.loads(subprocess.run([str(binary("uapi_dump"))], check=True,
                                 capture_output=True, text=True).stdout)
@@ -115,3 +115,28 @@ def sysfs_stats(name):
         with open(f"{directory}/{counter}") as f:
             out[counter] = f.read().strip()
     return out
+
+
+# The suite tests the module's own slab (exo) on every kernel, KASAN ones
+# included, where the default (auto) would be kmem_cache: lockdep, KFENCE and
+# UBSAN check its code there. test_slab.py checks what auto picks.
+TEST_PARAMS = ("slab_backend=exo",)
+
+
+def insmod(*params, check=True):
+    """Loads the module with |params|, the suite's defaults for those not given;
+    returns the CompletedProcess."""
+    given = {p.split("=")[0] for p in params}
+    params = [p for p in TEST_PARAMS if p.split("=")[0] not in given] + list(params)
+    return subprocess.run(["insmod", str(MODULE), *params], capture_output=True, text=True,
+                          check=check)
+
+
+def rmmod(check=True):
+    return subprocess.run(["rmmod", "exofusion"], capture_output=True, text=True, check=check)
+
+
+def reload(*params):
+    """rmmod, then insmod with |params|."""
+    rmmod()
+    insmod(*params)

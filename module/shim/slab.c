@@ -9,7 +9,8 @@
  *
  * Two backends (module parameter slab_backend): "exo", the module's own
  * cache, and "kmem", the kernel's kmem_cache, the rollback path. A KASAN
- * kernel gets kmem whatever is asked, so that KASAN checks every object:
+ * kernel gets kmem unless exo is asked for by name, so that KASAN checks
+ * every object:
  * the exo backend cannot be instrumented from a module (kasan_unpoison()
  * is not exported, kasan_poison() only for KASAN's own tests and from an
  * mm-internal header), and its core, not instrumented, keeps its free
@@ -46,10 +47,10 @@ module_param(slab_debug, bool, 0444);
 MODULE_PARM_DESC(slab_debug,
 		 "Red zones, poisoning and free checks in the module's own slab caches");
 
-static char *slab_backend = "exo";
+static char *slab_backend = "auto";
 module_param(slab_backend, charp, 0444);
 MODULE_PARM_DESC(slab_backend,
-		 "exo (the module's slab cache) or kmem (the kernel's kmem_cache; forced under KASAN)");
+		 "exo (the module's slab cache), kmem (the kernel's kmem_cache) or auto (default: kmem under KASAN, else exo)");
 
 static bool exo_use_kmem;	/* set once at init from slab_backend */
 
@@ -516,18 +517,24 @@ static const struct file_operations exo_slab_ctl_fops = {
 
 /* --- module init and exit -------------------------------------------------- */
 
-/* The backend, from slab_backend: kmem under KASAN whatever is asked. */
+/*
+ * The backend, from slab_backend. auto is kmem under KASAN, which cannot
+ * see inside the exo caches (kasan_unpoison() is not exported), so that
+ * KASAN checks every object; exo asked for by name is kept there (lockdep,
+ * KFENCE and UBSAN still check its code), with a note of what KASAN misses.
+ */
 static int exo_slab_pick_backend(void)
 {
-	if (!strcmp(slab_backend, "kmem")) {
+	if (!strcmp(slab_backend, "auto")) {
+		exo_use_kmem = IS_ENABLED(CONFIG_KASAN);
+		slab_backend = exo_use_kmem ? "kmem" : "exo";	/* what the parameter shows */
+	} else if (!strcmp(slab_backend, "kmem")) {
 		exo_use_kmem = true;
 	} else if (strcmp(slab_backend, "exo")) {
-		pr_err("slab_backend: \"%s\" is neither exo nor kmem\n", slab_backend);
+		pr_err("slab_backend: \"%s\" is not auto, exo or kmem\n", slab_backend);
 		return -EINVAL;
 	} else if (IS_ENABLED(CONFIG_KASAN)) {
-		pr_info("slab_backend: exo cannot be KASAN-checked; kmem_cache instead\n");
-		exo_use_kmem = true;
-		slab_backend = "kmem";	/* what the parameter shows */
+		pr_info("slab_backend: exo asked for: KASAN does not see inside its objects\n");
 	}
 	return 0;
 }

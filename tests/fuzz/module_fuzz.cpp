@@ -85,8 +85,9 @@ struct EntryPoint {
 
 // EINTR appears only where a call may sleep (it runs under a timer).
 const EntryPoint kEntryPoints[EP_NR] = {
-    {"ioctl(control, CREATE)", {EINVAL, ENAMETOOLONG, EEXIST, ENOSPC, ENOMEM, EFAULT},
-     "bad parameters or name, name taken, no minor, memory limits, bad pointer"},
+    {"ioctl(control, CREATE)", {EINVAL, ENAMETOOLONG, EEXIST, ENOSPC, ENOMEM, EFAULT, EMFILE},
+     "bad parameters or name, name taken, no minor, memory limits, bad pointer, "
+     "max_rings_per_user"},
     {"ioctl(control, DESTROY)", {EINVAL, ENAMETOOLONG, ENOENT, EPERM, EFAULT},
      "bad name, no such ring, not the owner, bad pointer"},
     {"control: other ioctl/read/write/mmap", {ENOTTY, EINVAL, ENODEV, EFAULT},
@@ -102,19 +103,20 @@ const EntryPoint kEntryPoints[EP_NR] = {
     {"mprotect", {EACCES, EINVAL, ENOMEM},
      "PROT_WRITE on a read-only fd, PROT_EXEC (VM_MAYEXEC cleared)"},
     {"fork", {EAGAIN, ENOMEM}, "process limits"},
-    {"read(ring fd)", {EAGAIN, EINTR, EMSGSIZE, EFAULT, EBADMSG, EBADF},
+    {"read(ring fd)", {EAGAIN, EINTR, EMSGSIZE, EFAULT, EBADMSG, EBADF, EPIPE},
      "empty (O_NONBLOCK), timer signal while blocked, buffer shorter than the largest "
-     "message, bad buffer, corrupted ring, fd not open for reading"},
-    {"write(ring fd)", {EAGAIN, EINTR, EMSGSIZE, EFAULT, EBADMSG, EBADF},
+     "message, bad buffer, corrupted ring, fd not open for reading, destroyed and empty"},
+    {"write(ring fd)", {EAGAIN, EINTR, EMSGSIZE, EFAULT, EBADMSG, EBADF, EPIPE},
      "full (O_NONBLOCK), timer signal while blocked, message too large, bad buffer, "
-     "corrupted ring, fd not open for writing"},
+     "corrupted ring, fd not open for writing, destroyed and full"},
     {"poll", {EINTR, EFAULT, EINVAL}, "timer signal, bad array, too many fds"},
     {"epoll_ctl", {EEXIST, ENOENT, EBADF, EINVAL}, "already/not registered, closed fd"},
     {"epoll_wait", {EINTR, EFAULT, EINVAL}, "timer signal, bad events array"},
     {"ioctl(ring, INFO)", {EFAULT}, "bad pointer"},
     {"ioctl(ring, STATS)", {EFAULT}, "bad pointer"},
-    {"ioctl(ring, WAIT)", {EINVAL, EFAULT, ETIMEDOUT, EINTR},
-     "bad kind or flags, no pool for BUFFER, bad pointer, timeout, timer signal"},
+    {"ioctl(ring, WAIT)", {EINVAL, EFAULT, ETIMEDOUT, EINTR, EBADMSG, EPIPE},
+     "bad kind or flags, no pool for BUFFER, bad pointer, timeout, timer signal, "
+     "corrupted ring, destroyed"},
     {"ioctl(ring, WAKE)", {EINVAL}, "bad kind"},
     {"ring: other ioctl", {ENOTTY, EFAULT, EINVAL}, "unknown command"},
 };
@@ -224,7 +226,8 @@ const char* errno_name(int e) {
       {EFAULT, "EFAULT"}, {EEXIST, "EEXIST"}, {ENODEV, "ENODEV"}, {EINVAL, "EINVAL"},
       {ENOTTY, "ENOTTY"}, {ENOSPC, "ENOSPC"}, {ENAMETOOLONG, "ENAMETOOLONG"},
       {EOVERFLOW, "EOVERFLOW"}, {EBADMSG, "EBADMSG"}, {EMSGSIZE, "EMSGSIZE"},
-      {ETIMEDOUT, "ETIMEDOUT"}, {ESRCH, "ESRCH"}, {EBUSY, "EBUSY"}};
+      {ETIMEDOUT, "ETIMEDOUT"}, {ESRCH, "ESRCH"}, {EBUSY, "EBUSY"}, {EPIPE, "EPIPE"},
+      {EMFILE, "EMFILE"}};
   for (auto& n : names)
     if (n.e == e) return n.n;
   return "?";

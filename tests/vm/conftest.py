@@ -7,7 +7,6 @@ import time
 import pytest
 
 import exo
-from paths import MODULE
 
 
 def pytest_collection_modifyitems(config, items):
@@ -62,7 +61,7 @@ def module():
     leave nothing behind."""
     if os.path.exists("/sys/module/exofusion"):
         run("rmmod", "exofusion", check=True)
-    loaded = run("insmod", str(MODULE))
+    loaded = exo.insmod(check=False)
     assert loaded.returncode == 0, loaded.stderr
     yield
     assert exo.module_totals() == (0, 0), "rings or pages still held after the tests"

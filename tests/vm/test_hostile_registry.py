@@ -13,7 +13,7 @@ import time
 import pytest
 
 import exo
-from paths import MODULE, binary, binary_for_others
+from paths import binary, binary_for_others
 
 NOBODY = 65534
 LIMIT = "/sys/module/exofusion/parameters/max_rings_per_user"
@@ -196,12 +196,10 @@ def test_minors_are_not_reused_right_after_a_destroy(names):
 def debug_module(module):
     """The module loaded with slab_debug=1 (freed ring control blocks are
     poisoned with 0x6b), then loaded plain again."""
-    subprocess.run(["rmmod", "exofusion"], check=True)
-    subprocess.run(["insmod", str(MODULE), "slab_debug=1"], check=True)
+    exo.reload("slab_debug=1")
     yield
     exo.destroy_quietly("hr-uaf")
-    subprocess.run(["rmmod", "exofusion"], check=True)
-    subprocess.run(["insmod", str(MODULE)], check=True)
+    exo.reload()
 
 
 def create_repeatedly(name, seconds):
@@ -288,7 +286,7 @@ def test_unload_with_published_rings_of_a_user_leaks_no_count(module, ring_limit
     before = exo.dmesg()
     subprocess.run(["rmmod", "exofusion"], check=True)
     assert_no_warning(new_kernel_log(before))
-    subprocess.run(["insmod", str(MODULE), f"max_rings_per_user={ring_limit}"], check=True)
+    exo.insmod(f"max_rings_per_user={ring_limit}")
     try:
         assert run_as(NOBODY, create_all, [(n, {}) for n in mine]) == [0] * ring_limit
     finally:
