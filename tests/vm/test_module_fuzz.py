@@ -12,6 +12,8 @@ import tempfile
 
 import pytest
 
+import exo
+
 from conftest import run
 from paths import binary
 
