@@ -487,9 +487,10 @@ void op_open() {
   // (handle_create(): vfs_mknod(), then notify_change()): a node caught in
   // between is root's.
   struct stat node;
-  if (fetch_info(r.fd, &r.info) && fstat(r.fd, &node) == 0)
-    expect(r.info.owner_uid == node.st_uid || node.st_uid == 0,
-           "open: the file's ring is not the node's owner's");
+  if (fetch_info(r.fd, &r.info) && fstat(r.fd, &node) == 0 &&
+      r.info.owner_uid != node.st_uid && node.st_uid != 0)
+    fail_op("%s: open: the file's ring is uid %u's, the node uid %u's", g_slot->cur,
+            r.info.owner_uid, unsigned(node.st_uid));
   g_st.fds[g_st.nfds++] = r;
 }
 
