@@ -8,6 +8,15 @@
 
 #include "module/shim/shim.h"
 
+static void exo_control_undo_create(const struct exo_create_req *req)
+{
+	struct exo_name_req name = {};
+
+	memcpy(name.name, req->name, sizeof(name.name));
+	if (exo_ring_destroy(&name))
+		pr_warn_ratelimited("create: could not undo ring '%s'\n", name.name);
+}
+
 static long exo_control_create(void __user *argp)
 {
 	struct exo_create_req req;
@@ -19,8 +28,13 @@ static long exo_control_create(void __user *argp)
 	if (err)
 		return err;
 	if (copy_to_user(argp, &req, sizeof(req)))
-		return -EFAULT;
+		goto out_undo;
 	return 0;
+
+out_undo:
+	/* EFAULT means nothing was made: a ring the caller never heard of goes. */
+	exo_control_undo_create(&req);
+	return -EFAULT;
 }
 
 static long exo_control_destroy(void __user *argp)

@@ -24,6 +24,7 @@
 //
 // Talks to the module through uapi/exofusion.h only (raw syscalls, not the
 // library), so that it can pass arguments no library would.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,6 +59,7 @@ constexpr const char* kNodeDir = "/dev/exofusion";
 // Where the module's totals live, in the order tried: the first directory
 // that has both files wins. One place to change when they move.
 constexpr const char* kTotalsDir = "/sys/module/exofusion/totals";
+constexpr const char* kClassDir = "/sys/class/exofusion";  // one directory per ring
 
 constexpr int kMaxSlots = 64;        // processes that report their ops
 constexpr int kHistory = 12;         // last ops kept per process
@@ -1045,15 +1047,21 @@ Totals module_totals() {
   return t;
 }
 
+// Every ring there is, not only the fuzzer's names: a hostile create with
+// random bytes for a name now and then makes a valid one.
 void destroy_all_rings() {
   int fd = open(kControl, O_RDWR | O_CLOEXEC);
   if (fd < 0) die("open %s: %s (is the module loaded?)", kControl, strerror(errno));
-  for (int i = 0; i < kRingNames; ++i) {
+  DIR* dir = opendir(kClassDir);
+  if (!dir) die("opendir %s: %s", kClassDir, strerror(errno));
+  while (struct dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.' || strlen(e->d_name) >= EXO_NAME_MAX) continue;
     struct exo_name_req req = {};
-    snprintf(req.name, sizeof(req.name), "%s", ring_name(i).c_str());
+    snprintf(req.name, sizeof(req.name), "%s", e->d_name);
     if (ioctl(fd, EXO_IOC_DESTROY, &req) && errno != ENOENT)
       die("destroy %s: %s", req.name, strerror(errno));
   }
+  closedir(dir);
   close(fd);
 }
 

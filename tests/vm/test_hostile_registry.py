@@ -3,10 +3,13 @@ the ring whose node was opened, create never reads a ring it published,
 one uid cannot take every ring, openers can refuse a squatter, ring names
 cannot collide with the module's own sysfs files, and ring pages are
 charged to the creator's memory cgroup."""
+import ctypes
 import errno
 import json
+import mmap
 import os
 import resource
+import struct
 import subprocess
 import time
 
@@ -390,3 +393,29 @@ def test_ring_pages_are_charged_to_the_creators_memory_cgroup(names, memcg):
     assert charged >= size, (charged, size)
     exo.destroy(name)
     assert memory_current(memcg) - before < size // 4
+
+
+def test_create_whose_request_cannot_be_written_back_is_efault_and_makes_no_ring(module):
+    # The request is read, the ring made, then region_size cannot be copied
+    # back (a read-only page): EFAULT must mean that nothing was created,
+    # not a ring its creator never heard of.
+    name = b"hr-efault"
+    exo.destroy_quietly(name.decode())
+    before = exo.module_totals()
+    page = mmap.mmap(-1, mmap.PAGESIZE)
+    page[:struct.calcsize(exo.CREATE_FMT)] = struct.pack(exo.CREATE_FMT, name, 64, exo.SPSC,
+                                                         0, 0, 0o600, 0, 0)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    assert libc.mprotect(addr, mmap.PAGESIZE, mmap.PROT_READ) == 0
+    fd = os.open(exo.CONTROL, os.O_RDWR)
+    try:
+        ret = libc.ioctl(fd, exo.ABI["EXO_IOC_CREATE"], addr)
+        assert (ret, ctypes.get_errno()) == (-1, errno.EFAULT)
+    finally:
+        os.close(fd)
+        libc.mprotect(addr, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_WRITE)
+    assert not os.path.exists(f"/dev/exofusion/{name.decode()}")
+    assert exo.module_totals() == before
