@@ -169,7 +169,8 @@ static void exo_fence_later(struct exo_ring *ring, unsigned int which, int gen)
 	/*
 	 * Not start_poll_synchronize_rcu(): starting a grace period wakes the
 	 * RCU kthread, often with an IPI to the CPU it sleeps on. Grace periods
-	 * that others start end the fallback; until then the timer re-checks.
+	 * that others start end the fallback; until then the timer re-checks,
+	 * and starts one itself only if the fallback lasts (exo_recheck_fn()).
 	 */
 	s->cookie[which] = get_state_synchronize_rcu();
 	s->cookie_gen[which] = gen;
@@ -179,16 +180,10 @@ static void exo_fence_later(struct exo_ring *ring, unsigned int which, int gen)
 	spin_unlock_bh(&s->lock);
 }
 
-/*
- * Announces a sleeper of @which that read wake_gen @gen before; @may_ipi
- * when it is about to sleep for real. After it, a sender either sees
- * need_wakeup or published before our caller's re-check, or (deferred
- * barrier) the recheck timer covers the race.
- */
-static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int gen,
-			       bool may_ipi)
+/* The barrier after an announcement of @which made at wake_gen @gen. */
+static void exo_fence_announcement(struct exo_ring *ring, unsigned int which, int gen,
+				   bool may_ipi)
 {
-	exo_core_announce_sleep(ring->region, &ring->info, which);
 	/* A barrier since the last wake, which cleared need_wakeup, covers us. */
 	if (atomic_read(&ring->sleep.fenced_gen[which]) == gen + 1) {
 		/* Orders our need_wakeup store before the caller's re-check. */
@@ -201,6 +196,23 @@ static void exo_announce_sleep(struct exo_ring *ring, unsigned int which, int ge
 		return;
 	}
 	exo_fence_later(ring, which, gen);
+}
+
+/*
+ * Announces a sleeper of @which; @may_ipi when it is about to sleep for
+ * real. Returns the wake_gen it saw first, for the wait. After it, a
+ * sender either sees need_wakeup or published before our caller's
+ * re-check, or (deferred barrier) the recheck timer covers the race.
+ */
+static int exo_announce_sleep(struct exo_ring *ring, unsigned int which, bool may_ipi)
+{
+	int gen = atomic_read(&ring->wake_gen[which]);
+
+	/* Orders the wake_gen snapshot before the announcement. */
+	smp_mb();
+	exo_core_announce_sleep(ring->region, &ring->info, which);
+	exo_fence_announcement(ring, which, gen, may_ipi);
+	return gen;
 }
 
 /* Sets up what a new ring's file operations use, before it is published. */
@@ -273,10 +285,7 @@ static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeo
 		return -EPIPE;
 	if (!timeout)
 		return -ETIMEDOUT;	/* a probe: no announcement, no barrier */
-	gen = atomic_read(&ring->wake_gen[which]);
-	/* Orders the snapshot before the announcement. */
-	smp_mb();
-	exo_announce_sleep(ring, which, gen, true);
+	gen = exo_announce_sleep(ring, which, true);
 	atomic64_inc(&ring->counters.sleeps);
 	ret = wait_event_interruptible_timeout(ring->wq[which], exo_wait_over(ring, which, gen),
 					       timeout);
@@ -375,21 +384,6 @@ static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wa
 }
 
 /*
- * A non-blocking read or write that found nothing to do may wait next in
- * epoll with EPOLLET or in an io_uring poll, which do not poll the file
- * again before a wake-up: announce it, or no sender would ever wake it.
- * It may never sleep, so it pays no IPI (the deferred barrier covers it).
- */
-static void exo_announce_nonblock(struct exo_ring *ring, unsigned int which)
-{
-	int gen = atomic_read(&ring->wake_gen[which]);
-
-	/* Orders the wake_gen snapshot before the announcement. */
-	smp_mb();
-	exo_announce_sleep(ring, which, gen, false);
-}
-
-/*
  * A read or write found the ring empty or full: -EPIPE on a destroyed
  * ring, -EAGAIN without blocking, else sleep. Every pass of the callers'
  * loops goes through here, so they stay killable and yield the CPU even
@@ -402,7 +396,13 @@ static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned 
 	if (READ_ONCE(ring->dead))
 		return -EPIPE;
 	if (file->f_flags & O_NONBLOCK) {
-		exo_announce_nonblock(ring, which);
+		/*
+		 * The caller may wait next in epoll with EPOLLET or an io_uring
+		 * poll, which do not poll the file again before a wake-up: it is
+		 * announced, or no sender would wake it. It never sleeps here, so
+		 * it pays no IPI (the deferred barrier covers it).
+		 */
+		exo_announce_sleep(ring, which, false);
 		return -EAGAIN;
 	}
 	if (signal_pending(current))
@@ -497,14 +497,11 @@ static ssize_t exo_ring_write(struct file *file, const char __user *buf, size_t 
  */
 static int exo_poll_kind(struct exo_ring *ring, unsigned int which, poll_table *wait)
 {
-	int gen, state = exo_state(ring, which);
+	int state = exo_state(ring, which);
 
 	if (state || READ_ONCE(ring->dead))
 		return state;
-	gen = atomic_read(&ring->wake_gen[which]);
-	/* Orders the wake_gen snapshot before the announcement, as exo_ring_sleep(). */
-	smp_mb();
-	exo_announce_sleep(ring, which, gen, !poll_does_not_wait(wait));
+	exo_announce_sleep(ring, which, !poll_does_not_wait(wait));
 	return exo_state(ring, which);
 }
 
