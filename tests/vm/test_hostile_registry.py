@@ -287,7 +287,7 @@ def test_unload_with_published_rings_of_a_user_leaks_no_count(module, ring_limit
         exo.destroy_quietly(n)
     assert run_as(NOBODY, create_all, [(n, {}) for n in mine]) == [0] * ring_limit
     before = exo.dmesg()
-    subprocess.run(["rmmod", "exofusion"], check=True)
+    exo.rmmod()
     assert_no_warning(new_kernel_log(before))
     exo.insmod(f"max_rings_per_user={ring_limit}")
     try:

@@ -32,10 +32,6 @@ def figures(text):
     return {k: int(v) for k, v in zip(words[::2], words[1::2])}
 
 
-def dmesg():
-    return subprocess.run(["dmesg"], capture_output=True, text=True, check=True).stdout
-
-
 def slabinfo():
     with open(f"{DEBUGFS}/slabinfo") as f:
         return f.read()
@@ -61,10 +57,10 @@ FINDINGS = [
 @pytest.mark.parametrize("name, reports, leaked, message", FINDINGS, ids=[f[0] for f in FINDINGS])
 def test_debug_mode_reports_the_finding_and_the_kernel_stays_up(module, name, reports, leaked,
                                                                 message):
-    before = dmesg()
+    before = exo.dmesg()
     got = figures(run_test("selftest", name))
     assert got == {"reports": reports, "leaked": leaked}
-    new = dmesg()[len(before):]
+    new = exo.dmesg()[len(before):]
     assert f"cache exo_selftest" in new and message in new, new
     # Still alive and sane: the next test's cache works.
     assert figures(run_test("selftest", "double_free"))["reports"] == 1
@@ -104,7 +100,7 @@ def test_stress_across_cpus_survives_hotplug_and_shrinking(module):
     assert not errors
     assert got["corrupt"] == 0 and got["leaked"] == 0
     assert got["ops"] > 10000
-    assert "CPU 1 is now offline" in dmesg()
+    assert "CPU 1 is now offline" in exo.dmesg()
 
 
 SCENARIOS = ["pair", "batch1000", "bulk16", "crosscpu"]
@@ -158,9 +154,9 @@ def test_unload_returns_every_page(module):
     exo.create("slabunload")
     exo.destroy("slabunload")  # its control block stays cached in a magazine
     assert exo.total("slab_pages") > 0
-    before = dmesg()
-    subprocess.run(["rmmod", "exofusion"], check=True)
-    new = dmesg()[len(before):]
+    before = exo.dmesg()
+    exo.rmmod()
+    new = exo.dmesg()[len(before):]
     assert "slab: every page returned" in new, new
     assert "not returned" not in new
     exo.insmod()
@@ -277,10 +273,10 @@ def test_kmem_backend_rings_and_selftests_run_on_kmem_cache(module):
 def test_unknown_slab_backend_refuses_to_load(module):
     exo.rmmod()
     try:
-        before = dmesg()
+        before = exo.dmesg()
         res = exo.insmod("slab_backend=bogus", check=False)
         assert res.returncode != 0
-        assert 'slab_backend: "bogus" is not auto, exo or kmem' in dmesg()[len(before):]
+        assert 'slab_backend: "bogus" is not auto, exo or kmem' in exo.dmesg()[len(before):]
     finally:
         exo.insmod()
 
