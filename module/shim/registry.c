@@ -142,17 +142,15 @@ static struct exo_user *exo_user_find_locked(kuid_t uid)
 static int exo_user_charge_locked(struct exo_ring *ring)
 {
 	struct exo_user *user = exo_user_find_locked(ring->uid);
+	unsigned int rings = user ? user->rings : 0;
 
-	if (user && user->rings >= max_rings_per_user && !capable(CAP_SYS_ADMIN)) {
-		pr_info_ratelimited("create: uid %u already has %u rings (max_rings_per_user)\n",
-				    from_kuid_munged(current_user_ns(), ring->uid), user->rings);
+	if (rings >= max_rings_per_user && !capable(CAP_SYS_ADMIN)) {
+		pr_info_ratelimited("create: uid %u already has %u rings (max_rings_per_user=%u)\n",
+				    from_kuid_munged(current_user_ns(), ring->uid), rings,
+				    max_rings_per_user);
 		return -EMFILE;
 	}
 	if (!user) {
-		if (!max_rings_per_user && !capable(CAP_SYS_ADMIN)) {
-			pr_info_ratelimited("create: max_rings_per_user is 0\n");
-			return -EMFILE;
-		}
 		user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
 		if (!user)
 			return -ENOMEM;
