@@ -33,12 +33,12 @@ BASE_CXXFLAGS := -std=gnu++17 -g -Wall -Wextra -Werror -I. -MMD -MP -fno-excepti
 LDLIBS := -luring -lpthread -lrt
 
 # The core sources the library shares with the module (hosted build).
-CORE_SHARED_SRCS := module/core/ring_layout.cpp module/core/ring_view.cpp
+CORE_SHARED_SRCS := module/core/ring/ring_layout.cpp module/core/ring/ring_view.cpp
 LIB_SRCS := $(CORE_SHARED_SRCS) $(wildcard userspace/lib/*.cpp)
 # The slab cache's core sources, hosted (its unit tests, fuzzing, benches).
 SLAB_SRCS := $(wildcard module/core/slab/*.cpp) userspace/hosted/platform.cpp
 # The core in full, with the user-space platform, for its unit tests.
-CORE_TEST_SRCS := $(wildcard module/core/*.cpp) $(SLAB_SRCS) $(wildcard tests/core/*.cpp)
+CORE_TEST_SRCS := $(wildcard module/core/ring/*.cpp) $(SLAB_SRCS) $(wildcard tests/core/*.cpp)
 STRESS_SRCS := tests/stress/ring_stress.cpp
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
@@ -101,9 +101,9 @@ build/bin/fusionctl: $(patsubst %.cpp,build/obj/%.o,$(FUSIONCTL_SRCS)) build/lib
 
 # libFuzzer target of the core (clang): see tests/fuzz/README.md.
 FUZZ_SRCS := tests/fuzz/ring_fuzz.cpp tests/core/checked_ring.cpp tests/core/test_region.cpp \
-	module/core/ring_io.cpp module/core/ring_layout.cpp module/core/ring_view.cpp \
+	module/core/ring/ring_io.cpp module/core/ring/ring_layout.cpp module/core/ring/ring_view.cpp \
 	userspace/hosted/platform.cpp
-build/bin/ring_fuzz: $(FUZZ_SRCS) $(wildcard tests/core/*.h module/core/*.h uapi/*.h)
+build/bin/ring_fuzz: $(FUZZ_SRCS) $(wildcard tests/core/*.h module/core/*.h module/core/ring/*.h uapi/*.h)
 	@mkdir -p $(@D)
 	clang++ -std=gnu++17 -g -O1 -I. -DEXO_HOSTED -Wall -Wextra -Werror -fno-exceptions \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(FUZZ_SRCS)

@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "module/core/core_api.h"
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_view.h"
 #include "tests/core/test_region.h"
 
 namespace exo_test {

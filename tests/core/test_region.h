@@ -7,7 +7,7 @@
 #define EXO_TESTS_CORE_TEST_REGION_H
 
 #include "module/core/core_api.h"
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_view.h"
 #include "module/core/types.h"
 #include "uapi/exofusion.h"
 

@@ -16,7 +16,7 @@
 
 #include <gtest/gtest.h>
 
-#include "module/core/seq_ring.h"
+#include "module/core/ring/seq_ring.h"
 #include "tests/core/test_region.h"
 
 namespace exo_test {

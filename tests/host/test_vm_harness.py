@@ -131,7 +131,7 @@ def test_root_modules_a_kernel_builds_in_are_not_loaded(tmp_path):
 CHECKER_REPORTS = [
     "BUG: KASAN: slab-use-after-free in exo_ring_create+0x1a/0x90 [exofusion]",
     "BUG: KFENCE: out-of-bounds read in exo_ring_read+0x2f/0x70 [exofusion]",
-    "UBSAN: shift-out-of-bounds in module/core/ring_io.cpp:88:14",
+    "UBSAN: shift-out-of-bounds in module/core/ring/ring_io.cpp:88:14",
     "WARNING: possible circular locking dependency detected",
     "WARNING: possible recursive locking detected",
     "BUG: sleeping function called from invalid context at mm/slab.h:723",

@@ -4,7 +4,7 @@
 #ifndef EXOFUSION_LIB_BACKEND_H
 #define EXOFUSION_LIB_BACKEND_H
 
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_view.h"
 
 namespace exo::lib {
 

@@ -13,8 +13,8 @@
 
 #include <new>
 
-#include "module/core/ring_layout.h"
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_layout.h"
+#include "module/core/ring/ring_view.h"
 #include "userspace/include/exofusion/exofusion.h"
 #include "userspace/lib/backend.h"
 #include "userspace/lib/error.h"

@@ -6,7 +6,7 @@
 #ifndef EXO_CORE_RING_VIEW_H
 #define EXO_CORE_RING_VIEW_H
 
-#include "module/core/seq_ring.h"
+#include "module/core/ring/seq_ring.h"
 #include "module/core/types.h"
 #include "uapi/exofusion.h"
 

@@ -6,8 +6,8 @@
 
 #include "module/core/errno.h"
 #include "module/core/platform.h"
-#include "module/core/ring_layout.h"
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_layout.h"
+#include "module/core/ring/ring_view.h"
 
 namespace exo {
 namespace {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "module/core/ring_view.h"
+#include "module/core/ring/ring_view.h"
 
 #include "module/core/errno.h"
-#include "module/core/ring_layout.h"
+#include "module/core/ring/ring_layout.h"
 
 namespace exo {
 namespace {

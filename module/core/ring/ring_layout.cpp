@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "module/core/ring_layout.h"
+#include "module/core/ring/ring_layout.h"
 
 #include "module/core/errno.h"
 
