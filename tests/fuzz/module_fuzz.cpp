@@ -829,8 +829,11 @@ void op_ring_other() {
 void run_ops(uint64_t budget);
 void reap_children(bool block);
 
+// A fork child takes a slot past the workers' own: a worker's slot is free
+// for a moment while the supervisor respawns it, and a child that took it then
+// was counted as a worker, so its SIGKILL on its worker's death was a failure.
 Slot* claim_slot(int worker, uint32_t gen) {
-  for (int i = 0; i < kMaxSlots; ++i) {
+  for (int i = g_opt.workers + g_opt.scribblers; i < kMaxSlots; ++i) {
     int expected = 0;
     if (g_shared->slots[i].pid.compare_exchange_strong(expected, -1)) {
       Slot* s = &g_shared->slots[i];
