@@ -38,7 +38,10 @@ LIB_SRCS := $(CORE_SHARED_SRCS) $(wildcard userspace/lib/*.cpp)
 # The slab cache's core sources, hosted (its unit tests, fuzzing, benches).
 SLAB_SRCS := $(wildcard module/core/slab/*.cpp) userspace/hosted/platform.cpp
 # The core in full, with the user-space platform, for its unit tests.
-CORE_TEST_SRCS := $(wildcard module/core/ring/*.cpp) $(SLAB_SRCS) $(wildcard tests/core/*.cpp)
+# The NIC driver's core, hosted: its tests drive a simulated 8254x (tests/core/nic/).
+NIC_SRCS := $(wildcard module/core/nic/*.cpp)
+CORE_TEST_SRCS := $(wildcard module/core/ring/*.cpp) $(SLAB_SRCS) $(NIC_SRCS) \
+	$(wildcard tests/core/*.cpp tests/core/nic/*.cpp)
 STRESS_SRCS := tests/stress/ring_stress.cpp
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
