@@ -153,7 +153,8 @@ void ModeController::fold(u64 now_ns) {
   u64 periods = (elapsed + tick_ns_ / 2) / tick_ns_;
   if (!periods) periods = 1;
   u32 shift = p_.ema_shift;
-  rate_.step(min64(packets, kMaxEvents) * kNsPerSec / elapsed, periods, shift);
+  sample_pps_ = min64(min64(packets, kMaxEvents) * kNsPerSec / elapsed, Ema::kMax);
+  rate_.step(sample_pps_, periods, shift);
   if (polls) batch_.step(min64(packets, kMaxEvents) * 16 / polls, periods, shift);
   if (!rate_.value()) batch_.reset();  // nothing comes: polls find nothing
 
@@ -164,8 +165,7 @@ void ModeController::fold(u64 now_ns) {
     busy_ticks_ = 0;
 }
 
-u32 ModeController::rate_level(u32 from) const {
-  u32 r = rate_.value();
+u32 ModeController::rate_level(u32 from, u64 r) const {
   if (from < 2 && r >= p_.poll_up_pps) return 2;
   if (from < 1 && r >= p_.moderated_up_pps) return 1;
   if (from > 0 && r < p_.moderated_down_pps) return 0;
@@ -192,8 +192,18 @@ u32 ModeController::choose(u64 now_ns, u32* reason) const {
     *reason = EXO_NIC_REASON_IDLE;
     return EXO_NIC_MODE_INTERRUPT;
   }
-  u32 level = rate_level(mode_);
-  *reason = level > mode_ ? EXO_NIC_REASON_RATE_UP : EXO_NIC_REASON_RATE_DOWN;
+  // The EMA decides when to move; the last interval's rate how far, in
+  // the same direction: a step from idle to a flood is one change, not
+  // two a dwell time apart, and so is the way back.
+  u32 level = rate_level(mode_, rate_.value());
+  u32 further = rate_level(mode_, sample_pps_);
+  if (level > mode_) {
+    if (further > level) level = further;
+    *reason = EXO_NIC_REASON_RATE_UP;
+  } else if (level < mode_) {
+    if (further < level) level = further;
+    *reason = EXO_NIC_REASON_RATE_DOWN;
+  }
   return level;
 }
 

@@ -15,11 +15,12 @@
 //
 // The modes, lowest to highest load: interrupt -> moderated -> timer-poll
 // by the rate EMA; busy-poll beside them, when applications busy-poll.
-//   - up from interrupt/moderated when the rate is at or above an up
-//     threshold (to the highest level whose up threshold it passes: a flood
-//     goes from interrupt to timer-poll in one change), down when it is
-//     below a down threshold (timer-poll below moderated_down goes straight
-//     to interrupt); down thresholds are below up ones (hysteresis);
+//   - up from interrupt/moderated when the rate EMA is at or above an up
+//     threshold, down when it is below a down threshold; down thresholds
+//     are below up ones (hysteresis). The EMA decides when; how far goes
+//     the level that the last interval's own rate picks, if further in the
+//     same direction: a flood after idle goes from interrupt to timer-poll
+//     in one change, and its end from timer-poll to interrupt;
 //   - busy-poll when, for kBusyEnterTicks ticks in a row, more than half of
 //     the polls came from busy polling; back (BUSY_TIMEOUT) to the mode the
 //     rate picks once no busy poll was seen for busy_timeout_us (the
@@ -138,9 +139,9 @@ class ModeController {
   void fold(u64 now_ns);  // takes the counters into the EMAs
   // The mode the adaptive policy wants now, and why; mode_ if none.
   u32 choose(u64 now_ns, u32* reason) const;
-  // The level the rate picks from |from| (hysteresis), or with the up
-  // thresholds only (from nowhere: leaving busy-poll).
-  u32 rate_level(u32 from) const;
+  // The level rate |r| picks from level |from| (hysteresis), or with the
+  // up thresholds only (from nowhere: leaving busy-poll).
+  u32 rate_level(u32 from, u64 r) const;
   u32 fresh_level() const;
   bool dwell_over(u64 now_ns) const;
   void change_to(u32 to, u32 reason, u64 now_ns, exo_nic_mode_change* change);
@@ -157,6 +158,7 @@ class ModeController {
   u32 policy_ = EXO_NIC_POLICY_ADAPTIVE;
   u32 mode_ = EXO_NIC_MODE_INTERRUPT;
   Ema rate_, batch_;
+  u64 sample_pps_ = 0;  // the last interval's mean rate
   u64 last_tick_ns_ = 0;
   u64 last_busy_ns_ = 0;
   u32 busy_ticks_ = 0;  // consecutive ticks where busy polls dominated
