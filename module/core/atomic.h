@@ -30,6 +30,10 @@ inline bool compare_exchange(T* p, T expected, T desired) {
 template <typename T>
 inline T fetch_add(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 
+// Takes a counter that others fetch_add() to: its value, leaving |v|.
+template <typename T>
+inline T exchange(T* p, T v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }
+
 // Bit transfers between parties: acquire what the releaser wrote before.
 template <typename T>
 inline T fetch_and(T* p, T v) { return __atomic_fetch_and(p, v, __ATOMIC_ACQ_REL); }

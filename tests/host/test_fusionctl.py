@@ -1,7 +1,7 @@
 """fusionctl on a machine without the module: help, usage errors (exit 2),
 clean failures of the device commands (exit 1), bench --memfd, whose child
-checks every message, and slab on sample slabinfo files (EXO_SLABINFO,
-EXO_SLAB_CTL)."""
+checks every message, slab on sample slabinfo files (EXO_SLABINFO,
+EXO_SLAB_CTL) and nic on a sample sysfs and nicinfo (EXO_NET_SYSFS, EXO_NICINFO)."""
 import json
 import mmap
 import os
@@ -20,7 +20,7 @@ from paths import binary, binary_for_others
 
 FUSIONCTL = binary("fusionctl")
 CONTROL = "/dev/exofusion/control"
-COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab"]
+COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab", "nic"]
 MODULE_LOADED = os.path.exists(CONTROL)
 needs_no_module = pytest.mark.skipif(MODULE_LOADED, reason="the exofusion module is loaded here")
 
@@ -57,6 +57,8 @@ def test_help_names_the_options_of_each_command():
         "bench": ["--memfd", "--msgs N", "--batch K", "--size S"],
         "slab": ["[stat|shrink|pressure|tick]", "--json", "EXO_SLABINFO", "EXO_SLAB_CTL",
                  "mount -t debugfs none /sys/kernel/debug", "insmod exofusion.ko"],
+        "nic": ["[IFNAME]", "--mode M", "EXO_NET_SYSFS", "EXO_NICINFO",
+                "adaptive|interrupt|moderated|timer-poll|busy-poll"],
     }
     for command, options in expected.items():
         out = fusionctl(command, "--help").stdout
@@ -579,3 +581,218 @@ def test_slab_ctl_unwritable_needs_root(unprivileged):
     assert res.stderr == (f"fusionctl: slab: cannot write EXO_SLAB_CTL={ctl} (Permission denied): "
                           "run fusionctl as root\n")
     assert ctl.read_text() == ""
+
+
+# --- nic: the module's NICs, from a sample sysfs tree and nicinfo file ---
+
+NIC_VALUES = {
+    "eth1": {"policy": "adaptive", "mode": "timer-poll", "rate_pps": "61234", "batch_x16": "84",
+             "mode_changes": "3", "irqs": "1200", "polls": "90000", "busy_polls": "0",
+             "timer_polls": "88000"},
+    "eth2": {"policy": "moderated", "mode": "moderated", "rate_pps": "0", "batch_x16": "0",
+             "mode_changes": "1", "irqs": "7", "polls": "7", "busy_polls": "2",
+             "timer_polls": "0"},
+}
+
+NICINFO = """\
+nic eth1 pci 0000:00:11.0 policy adaptive mode timer-poll rate_pps 61234 batch_x16 84 changes 3 irqs 1200 polls 90000 busy_polls 0 timer_polls 88000
+  change time_ns 5000000000 from interrupt to moderated reason rate-up rate_pps 14000 batch_x16 16
+  change time_ns 5250000000 from moderated to timer-poll reason rate-up rate_pps 45000 batch_x16 40
+  change time_ns 12000123456 from timer-poll to interrupt reason idle rate_pps 0 batch_x16 0
+nic eth2 pci 0000:00:12.0 policy moderated mode moderated rate_pps 0 batch_x16 0 changes 1 irqs 7 polls 7 busy_polls 2 timer_polls 0
+"""
+
+
+@pytest.fixture
+def nic_tree(tmp_path):
+    """A sysfs sample: eth1 and eth2 driven by exofusion, eth0 by e1000, lo
+    with no device; and a nicinfo file. Returns (net dir, nicinfo path)."""
+    net = tmp_path / "class" / "net"
+    devices = tmp_path / "devices"
+    drivers = tmp_path / "drivers"
+    for d in ("e1000", "exofusion"):
+        (drivers / d).mkdir(parents=True)
+    for name, slot, driver in (("eth0", "0000:00:10.0", "e1000"),
+                               ("eth1", "0000:00:11.0", "exofusion"),
+                               ("eth2", "0000:00:12.0", "exofusion")):
+        dev = devices / slot
+        dev.mkdir(parents=True)
+        (dev / "driver").symlink_to(drivers / driver)
+        (net / name).mkdir(parents=True)
+        (net / name / "device").symlink_to(dev)
+        for key, value in NIC_VALUES.get(name, {}).items():
+            (net / name / "exofusion").mkdir(exist_ok=True)
+            (net / name / "exofusion" / key).write_text(value + "\n")
+    (net / "lo").mkdir()
+    nicinfo = tmp_path / "nicinfo"
+    nicinfo.write_text(NICINFO)
+    return net, nicinfo
+
+
+def nic(*args, net, nicinfo=None, **kw):
+    env = {k: v for k, v in os.environ.items() if k not in ("EXO_NET_SYSFS", "EXO_NICINFO")}
+    env["EXO_NET_SYSFS"] = str(net)
+    env["EXO_NICINFO"] = str(nicinfo if nicinfo is not None else net / "no-nicinfo")
+    return fusionctl("nic", *args, env=env, timeout=30, **kw)
+
+
+ETH1 = [
+    "eth1: pci 0000:00:11.0, policy adaptive, mode timer-poll",
+    "  rate 61234 pps, batch 5.25 packets/poll, mode changes 3",
+    "  irqs 1200, polls 90000 (busy 0), timer polls 88000",
+    "  mode changes, oldest first:",
+]
+ETH1_HISTORY = [
+    ["5.000000", "interrupt", "moderated", "rate-up", "14000", "1.00"],
+    ["5.250000", "moderated", "timer-poll", "rate-up", "45000", "2.50"],
+    ["12.000123", "timer-poll", "interrupt", "idle", "0", "0.00"],
+]
+ETH2 = [
+    "eth2: pci 0000:00:12.0, policy moderated, mode moderated",
+    "  rate 0 pps, batch 0.00 packets/poll, mode changes 1",
+    "  irqs 7, polls 7 (busy 2), timer polls 0",
+    "  mode changes: none",
+]
+
+
+def test_nic_lists_every_exofusion_nic_with_its_history(nic_tree):
+    net, nicinfo = nic_tree
+    res = nic(net=net, nicinfo=nicinfo)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[:4] == ETH1
+    assert lines[4].split() == ["TIME_S", "FROM", "TO", "REASON", "RATE_PPS", "BATCH"]
+    assert [line.split() for line in lines[5:8]] == ETH1_HISTORY
+    assert lines[8:] == [""] + ETH2  # eth0 (e1000) and lo are not listed
+
+
+def test_nic_one_interface(nic_tree):
+    net, nicinfo = nic_tree
+    res = nic("eth2", net=net, nicinfo=nicinfo)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert res.stdout.splitlines() == ETH2
+    res = nic("eth1", net=net, nicinfo=nicinfo)
+    assert res.stdout.splitlines()[:4] == ETH1 and "eth2" not in res.stdout
+
+
+def test_nic_without_nicinfo_shows_sysfs_and_says_why(nic_tree):
+    net, _ = nic_tree
+    missing = net / "no-nicinfo"
+    res = nic("eth1", net=net, nicinfo=missing)
+    assert res.returncode == 0
+    why = f"cannot read EXO_NICINFO={missing} (No such file or directory)"
+    assert res.stdout.splitlines() == ETH1[:3] + [f"  mode changes: history unavailable ({why})"]
+    assert res.stderr == f"fusionctl: nic: {why}\n"
+
+
+def test_nic_malformed_nicinfo_names_the_line(nic_tree):
+    net, nicinfo = nic_tree
+    nicinfo.write_text(NICINFO.replace("rate_pps 45000", "rate_pps 4x"))
+    res = nic("eth1", net=net, nicinfo=nicinfo)
+    assert res.returncode == 0
+    line = NICINFO.splitlines()[2].replace("45000", "4x")
+    assert res.stderr == (f"fusionctl: nic: malformed {nicinfo}, line 3: the value of 'rate_pps' "
+                          f"is not a decimal number: '{line}'\n")
+    nicinfo.write_text("  change time_ns 1 from a to b reason c rate_pps 1 batch_x16 1\n")
+    res = nic("eth1", net=net, nicinfo=nicinfo)
+    assert "line 1: a change line before any nic line" in res.stderr
+
+
+def test_nic_without_any(tmp_path):
+    net = tmp_path / "net"
+    (net / "lo").mkdir(parents=True)
+    res = nic(net=net)
+    assert res.returncode == 0 and res.stderr == ""
+    assert res.stdout == f"no exofusion NIC (none of {net}/*/exofusion/)\n"
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "interrupt", "moderated", "timer-poll", "busy-poll"])
+def test_nic_mode_writes_the_policy(nic_tree, mode):
+    net, nicinfo = nic_tree
+    res = nic("eth1", "--mode", mode, net=net, nicinfo=nicinfo)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == res.stderr == ""
+    assert (net / "eth1" / "exofusion" / "policy").read_text() == mode
+    assert (net / "eth2" / "exofusion" / "policy").read_text() == "moderated\n"  # untouched
+
+
+def test_nic_unknown_interface(nic_tree):
+    net, _ = nic_tree
+    for args in (["eth9"], ["eth9", "--mode", "interrupt"]):
+        res = nic(*args, net=net)
+        assert res.returncode == 1 and res.stdout == ""
+        assert res.stderr == (f"fusionctl: nic: unknown interface 'eth9': no {net}/eth9 "
+                              "(No such file or directory)\n")
+
+
+def test_nic_not_an_exofusion_nic(nic_tree):
+    net, _ = nic_tree
+    res = nic("eth0", "--mode", "adaptive", net=net)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: nic: eth0 is not an exofusion NIC: no {net}/eth0/exofusion "
+                          "(No such file or directory); its driver is e1000\n")
+    res = nic("lo", net=net)
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: nic: lo is not an exofusion NIC: no {net}/lo/exofusion "
+                          "(No such file or directory)\n")
+
+
+def test_nic_unknown_mode(nic_tree):
+    net, _ = nic_tree
+    res = nic("eth1", "--mode", "turbo", net=net)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.splitlines() == [
+        "fusionctl: nic: --mode: unknown mode 'turbo' (Invalid argument): expected adaptive, "
+        "interrupt, moderated, timer-poll or busy-poll",
+        "Try 'fusionctl nic --help'."]
+    assert (net / "eth1" / "exofusion" / "policy").read_text() == "adaptive\n"
+
+
+def test_nic_usage_errors(nic_tree):
+    net, _ = nic_tree
+    res = nic("--mode", "interrupt", net=net)
+    assert res.returncode == 2
+    assert "--mode needs an interface" in res.stderr
+    res = nic("eth1", "eth2", net=net)
+    assert res.returncode == 2 and "unexpected operand 'eth2'" in res.stderr
+
+
+def test_nic_bad_sysfs_value(nic_tree):
+    net, _ = nic_tree
+    (net / "eth1" / "exofusion" / "irqs").write_text("lots\n")
+    res = nic("eth1", net=net)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: nic: {net}/eth1/exofusion/irqs: 'lots' is not a decimal "
+                          "number (Invalid argument)\n")
+    (net / "eth1" / "exofusion" / "mode").unlink()
+    res = nic(net=net)
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: nic: cannot read {net}/eth1/exofusion/mode "
+                          "(No such file or directory)\n")
+
+
+def test_nic_policy_write_failure_is_reported(nic_tree):
+    net, _ = nic_tree
+    policy = net / "eth1" / "exofusion" / "policy"
+    policy.unlink()
+    policy.symlink_to("/dev/full")
+    res = nic("eth1", "--mode", "interrupt", net=net)
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: nic: writing 'interrupt' to {policy} failed "
+                          "(No space left on device)\n")
+
+
+def test_nic_policy_unwritable_needs_root(unprivileged):
+    where, kw = unprivileged
+    ours = where / "net" / "eth1" / "exofusion"
+    ours.mkdir(parents=True)
+    for key, value in NIC_VALUES["eth1"].items():
+        (ours / key).write_text(value + "\n")
+    for d in (where / "net", where / "net" / "eth1", ours):
+        d.chmod(0o755)
+    for f in ours.iterdir():
+        f.chmod(0o644)
+    res = nic("eth1", "--mode", "interrupt", net=where / "net", **kw)
+    assert res.returncode == 1
+    assert res.stderr == (f"fusionctl: nic: cannot write {ours}/policy (Permission denied): "
+                          "run fusionctl as root\n")

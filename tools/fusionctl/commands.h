@@ -16,6 +16,7 @@ extern const Command kSend;     // messages.cpp
 extern const Command kRecv;     // messages.cpp
 extern const Command kBench;    // bench.cpp
 extern const Command kSlab;     // slab.cpp
+extern const Command kNic;      // nic.cpp
 
 }  // namespace fusionctl
 
