@@ -236,9 +236,9 @@ void Hw::stop() {
   regs_.write(EXO_E1000_RCTL, regs_.read(EXO_E1000_RCTL) & ~EXO_E1000_RCTL_EN);
   regs_.write(EXO_E1000_TCTL, regs_.read(EXO_E1000_TCTL) & ~EXO_E1000_TCTL_EN);
   regs_.flush();
-  // DMA already under way ends before the caller frees the buffers
-  // (Linux's e1000_down sleeps 10 ms here).
-  regs_.delay(kResetQuiesceUs);
+  // DMA already under way may still land: the caller lets it end before
+  // it frees the buffers (Linux's e1000_down sleeps 10 ms; sleeping is the
+  // shim's to do, the core only busy-waits).
   (void)regs_.read(EXO_E1000_ICR);
 }
 
