@@ -21,6 +21,35 @@ TEST(NicModel, FromPciId) {
   EXPECT_EQ(exo_nic_model_of(0), -19);
 }
 
+// The simulated device's own register semantics, which the other tests rely on.
+TEST(SimE1000Registers, MaskReadClearAndStoredRegisters) {
+  SimE1000 sim;
+  sim.access(true, EXO_E1000_IMS, EXO_E1000_INT_RXT0 | EXO_E1000_INT_TXDW);
+  sim.access(true, EXO_E1000_IMS, EXO_E1000_INT_LSC);
+  sim.access(true, EXO_E1000_IMC, EXO_E1000_INT_TXDW);
+  EXPECT_EQ(sim.access(false, EXO_E1000_IMS, 0), EXO_E1000_INT_RXT0 | EXO_E1000_INT_LSC);
+  sim.access(true, EXO_E1000_ICS, EXO_E1000_INT_TXDW);
+  EXPECT_FALSE(sim.irq_asserted());  // TXDW masked
+  sim.access(true, EXO_E1000_ICS, EXO_E1000_INT_RXT0);
+  EXPECT_TRUE(sim.irq_asserted());
+  EXPECT_EQ(sim.access(false, EXO_E1000_ICR, 0), EXO_E1000_INT_TXDW | EXO_E1000_INT_RXT0);
+  EXPECT_EQ(sim.access(false, EXO_E1000_ICR, 0), 0u);  // read clears
+  EXPECT_FALSE(sim.irq_asserted());
+  sim.access(true, EXO_E1000_ITR, 1234);
+  EXPECT_EQ(sim.access(false, EXO_E1000_ITR, 0), 1234u);
+  sim.set_counter(EXO_E1000_GPRC, 7);
+  EXPECT_EQ(sim.access(false, EXO_E1000_GPRC, 0), 7u);
+  EXPECT_EQ(sim.access(false, EXO_E1000_GPRC, 0), 0u);
+  sim.set_counter(EXO_E1000_GORCL, 0x100000002ull);
+  EXPECT_EQ(sim.access(false, EXO_E1000_GORCL, 0), 2u);
+  EXPECT_EQ(sim.access(false, EXO_E1000_GORCH, 0), 1u);  // the high half clears both
+  EXPECT_EQ(sim.access(false, EXO_E1000_GORCL, 0), 0u);
+  EXPECT_EQ(sim.bad_accesses, 0u);
+  sim.access(false, EXO_E1000_REG_END, 0);
+  sim.access(true, 0x2, 0);
+  EXPECT_EQ(sim.bad_accesses, 2u);
+}
+
 TEST(NicReset, MasksInterruptsAndStopsRxTx) {
   SimE1000 sim;
   sim.access(true, EXO_E1000_IMS, EXO_E1000_INT_RXT0 | EXO_E1000_INT_LSC);
