@@ -118,6 +118,13 @@ build/bin/slab_fuzz: tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS) $(wildcard module/cor
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS)
 
+# libFuzzer target of the NIC core's rings against a hostile simulated 8254x.
+NIC_FUZZ_SRCS := tests/fuzz/nic_fuzz.cpp tests/core/nic/sim_e1000.cpp $(NIC_SRCS)
+build/bin/nic_fuzz: $(NIC_FUZZ_SRCS) $(wildcard module/core/*.h module/core/nic/*.h tests/core/nic/*.h)
+	@mkdir -p $(@D)
+	clang++ -std=gnu++17 -g -O1 -I. -DEXO_HOSTED -Wall -Wextra -Werror -fno-exceptions \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(NIC_FUZZ_SRCS)
+
 # The hosted slab benchmark against other allocators (its own rules).
 include userspace/bench/slab/slab.mk
 
@@ -137,7 +144,8 @@ userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench $(SLA
 	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
-	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz
+	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz \
+	build/bin/nic_fuzz
 
 # The host tests once, then the VM suite on each kernel; any failure fails.
 check: export EXO_WERROR = 1
@@ -209,9 +217,11 @@ fuzz-module: all
 		env EXO_FUZZ_DURATION=$(FUZZ_DURATION) EXO_FUZZ_SEED=$(FUZZ_SEED) \
 		$(PYTEST) -q -rs -s -p no:cacheprovider tests/vm/test_module_fuzz.py -k finds_nothing
 
-fuzz-core: build/bin/ring_fuzz build/bin/slab_fuzz
-	@mkdir -p build/fuzz/corpus build/fuzz/slab_corpus
+fuzz-core: build/bin/ring_fuzz build/bin/slab_fuzz build/bin/nic_fuzz
+	@mkdir -p build/fuzz/corpus build/fuzz/slab_corpus build/fuzz/nic_corpus
 	build/bin/ring_fuzz -max_total_time=$(FUZZ_DURATION) -timeout=10 \
 		-artifact_prefix=build/fuzz/ build/fuzz/corpus
 	build/bin/slab_fuzz -max_total_time=$(FUZZ_DURATION) -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix=build/fuzz/slab- build/fuzz/slab_corpus
+	build/bin/nic_fuzz -max_total_time=$(FUZZ_DURATION) -timeout=10 -len_control=0 -max_len=4096 \
+		-artifact_prefix=build/fuzz/nic- build/fuzz/nic_corpus

@@ -26,3 +26,16 @@ def test_fuzzing_the_slab_cache_finds_nothing():
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "Done" in res.stderr
+
+
+def test_fuzzing_the_nic_rings_finds_nothing():
+    # The NIC core's rings against a hostile simulated 8254x; inputs are
+    # scripts of device and driver steps, so they may be long at once.
+    corpus = ROOT / "build" / "fuzz" / "nic_corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run([str(binary("nic_fuzz")), "-max_total_time=10", "-timeout=10",
+                          "-len_control=0", "-max_len=4096",
+                          f"-artifact_prefix={ROOT / 'build' / 'fuzz'}/nic-", str(corpus)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "Done" in res.stderr
