@@ -6,6 +6,8 @@
 
 namespace exo {
 enum Errno : int {
+  kEIO = 5,
+  kENODEV = 19,
   kEFAULT = 14,
   kEAGAIN = 11,
   kENOMEM = 12,
@@ -17,6 +19,8 @@ enum Errno : int {
   kEBADMSG = 74,
   kEMSGSIZE = 90,
   kEOPNOTSUPP = 95,
+  kEADDRNOTAVAIL = 99,
+  kETIMEDOUT = 110,
 };
 }  // namespace exo
 

@@ -296,7 +296,7 @@ int exo_nic_model_of(unsigned int pci_device_id) {
     case EXO_E1000_DEV_82540EM: return EXO_NIC_82540EM;
     case EXO_E1000_DEV_82544GC: return EXO_NIC_82544GC;
     case EXO_E1000_DEV_82545EM: return EXO_NIC_82545EM;
-    default: return -exo::nic::kENODEV;
+    default: return -exo::kENODEV;
   }
 }
 

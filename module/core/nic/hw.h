@@ -7,20 +7,11 @@
 #ifndef EXO_CORE_NIC_HW_H
 #define EXO_CORE_NIC_HW_H
 
+#include "module/core/errno.h"
 #include "module/core/nic/nic_api.h"
 #include "module/core/types.h"
 
 namespace exo::nic {
-
-// The errno values this subsystem returns (negated), as in
-// asm-generic/errno*.h (module/core/errno.h has the others).
-enum NicErrno : int {
-  kEIO = 5,
-  kENODEV = 19,
-  kEINVAL = 22,
-  kEADDRNOTAVAIL = 99,
-  kETIMEDOUT = 110,
-};
 
 // Bits of registers nic_api.h does not need to name.
 constexpr u32 kCtrlLrst = 1u << 3;
