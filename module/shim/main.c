@@ -26,10 +26,15 @@ static int __init exo_init(void)
 	err = exo_control_init();
 	if (err)
 		goto out_totals;
+	err = exo_nic_init();
+	if (err)
+		goto out_control;
 	exo_slab_test_init();
 	pr_info("loaded, ABI %u\n", EXO_ABI_VERSION);
 	return 0;
 
+out_control:
+	exo_control_exit();
 out_totals:
 	exo_totals_exit();
 out_registry:
@@ -41,6 +46,7 @@ out_slab:
 
 static void __exit exo_exit(void)
 {
+	exo_nic_exit();
 	exo_control_exit();
 	exo_totals_exit();
 	exo_registry_exit();

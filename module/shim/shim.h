@@ -124,6 +124,10 @@ char *exo_debugfs_command(char *buf, size_t size, const char __user *ubuf, size_
 /* slab_test.c: in-kernel slab benchmarks and self-tests (debugfs) */
 void exo_slab_test_init(void);
 
+/* nic.c: the 8254x driver (PCI driver "exofusion"); after exo_slab_init() (debugfs) */
+int exo_nic_init(void);
+void exo_nic_exit(void);
+
 /* control.c: /dev/exofusion/control */
 int exo_control_init(void);
 void exo_control_exit(void);
