@@ -36,11 +36,11 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
-/* 6.6: the page_pool API moved to <net/page_pool/helpers.h> (nic.h includes it). */
+/* 6.6: the page_pool API moved to <net/page_pool/helpers.h>. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-#define EXO_PAGE_POOL_HEADER <net/page_pool/helpers.h>
+#include <net/page_pool/helpers.h>
 #else
-#define EXO_PAGE_POOL_HEADER <net/page_pool.h>
+#include <net/page_pool.h>
 #endif
 
 #endif /* EXO_SHIM_COMPAT_H */

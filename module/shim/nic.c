@@ -312,8 +312,10 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 	}
 	skb_tx_timestamp(skb);
 	for (i = 0; i < n; i++) {
-		slot = exo_nic_tx_post(&nic->tx, nic->tx_map[i].dma, nic->tx_map[i].len, i == n - 1);
-		nic->tx_bufs[slot] = nic->tx_map[i];
+		const struct exo_nic_tx_buf *m = &nic->tx_map[i];
+
+		slot = exo_nic_tx_post(&nic->tx, m->dma, m->len, i == n - 1);
+		nic->tx_bufs[slot] = *m;
 	}
 	/* Completions take the same queue lock: no race with a wake. */
 	if (exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)
@@ -1374,6 +1376,7 @@ static const struct pci_device_id exo_nic_ids[] = {
 	EXO_NIC_ID(EXO_E1000_DEV_82545EM, 0),
 	{ }
 };
+
 /*
  * No MODULE_DEVICE_TABLE: udev must not load the module for every e1000;
  * it drives only the devices asked for.

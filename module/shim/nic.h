@@ -20,7 +20,6 @@
 #include "module/core/nic/mode_api.h"
 #include "module/core/nic/nic_api.h"
 #include "module/shim/compat.h"
-#include EXO_PAGE_POOL_HEADER
 
 /* Interrupt causes NAPI handles, and those of the link (never masked while up). */
 #define EXO_NIC_INT_RXTX (EXO_E1000_INT_RXT0 | EXO_E1000_INT_RXO | EXO_E1000_INT_RXDMT0 | \

@@ -30,14 +30,6 @@ static int exo_nic_get_link_ksettings(struct net_device *netdev,
 	struct exo_nic *nic = netdev_priv(netdev);
 	unsigned int speed = netif_carrier_ok(netdev) ? exo_nic_hw_link_speed(&nic->hw) : 0;
 
-	ethtool_link_ksettings_zero_link_mode(cmd, supported);
-	ethtool_link_ksettings_add_link_mode(cmd, supported, 10baseT_Full);
-	ethtool_link_ksettings_add_link_mode(cmd, supported, 100baseT_Full);
-	ethtool_link_ksettings_add_link_mode(cmd, supported, 1000baseT_Full);
-	ethtool_link_ksettings_add_link_mode(cmd, supported, Autoneg);
-	ethtool_link_ksettings_add_link_mode(cmd, supported, TP);
-	bitmap_copy(cmd->link_modes.advertising, cmd->link_modes.supported,
-		    __ETHTOOL_LINK_MODE_MASK_NBITS);
 	cmd->base.speed = speed ? speed : SPEED_UNKNOWN;
 	cmd->base.duplex = speed ? DUPLEX_FULL : DUPLEX_UNKNOWN;
 	cmd->base.port = PORT_TP;
@@ -136,6 +128,7 @@ static const char exo_nic_hw_stat_names[][ETH_GSTRING_LEN] = {
 	"hw_good_rx", "hw_good_tx", "hw_broadcast_rx", "hw_multicast_rx",
 	"hw_good_rx_bytes", "hw_good_tx_bytes", "hw_total_rx", "hw_total_tx",
 };
+
 static_assert(sizeof(struct exo_nic_hw_stats) == ARRAY_SIZE(exo_nic_hw_stat_names) * sizeof(u64));
 
 static const char exo_nic_drv_stat_names[][ETH_GSTRING_LEN] = {
@@ -147,6 +140,7 @@ static const char exo_nic_drv_stat_names[][ETH_GSTRING_LEN] = {
 	"mode_irqs", "mode_polls", "mode_busy_polls", "mode_packets", "mode_ticks",
 	"time_interrupt_ns", "time_moderated_ns", "time_timer_poll_ns", "time_busy_poll_ns",
 };
+
 static_assert(EXO_NIC_MODES == 4);
 
 #define EXO_NIC_N_STATS (ARRAY_SIZE(exo_nic_hw_stat_names) + ARRAY_SIZE(exo_nic_drv_stat_names))
