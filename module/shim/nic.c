@@ -825,9 +825,9 @@ int exo_nic_up(struct exo_nic *nic)
 	exo_nic_set_rx_mode(netdev);
 	netif_addr_unlock_bh(netdev);
 	netdev_reset_queue(netdev);
-	WRITE_ONCE(nic->running, true);
 	napi_enable(&nic->napi);
 	spin_lock_bh(&nic->mode_lock);
+	WRITE_ONCE(nic->running, true);
 	exo_nic_mode_settings(nic->ctl, &s);
 	exo_nic_apply(nic, &s);
 	spin_unlock_bh(&nic->mode_lock);
@@ -849,7 +849,10 @@ void exo_nic_down(struct exo_nic *nic)
 
 	if (!nic->rx_pages)
 		return;		/* an up that failed after a reset */
+	/* Under mode_lock: a mode being applied now is either done or sees it. */
+	spin_lock_bh(&nic->mode_lock);
 	WRITE_ONCE(nic->running, false);
+	spin_unlock_bh(&nic->mode_lock);
 	netif_carrier_off(netdev);
 	netif_tx_disable(netdev);
 	exo_nic_hw_stop(&nic->hw);
