@@ -58,8 +58,11 @@ static int exo_nic_set_ringparam(struct net_device *netdev, struct ethtool_ringp
 	unsigned int rx, tx;
 	int err;
 
-	if (ring->rx_mini_pending || ring->rx_jumbo_pending)
+	if (ring->rx_mini_pending || ring->rx_jumbo_pending || !ring->rx_pending ||
+	    !ring->tx_pending) {
+		NL_SET_ERR_MSG(extack, "rings need at least one descriptor");
 		return -EINVAL;
+	}
 	rx = exo_nic_ring_count_for(ring->rx_pending);
 	tx = exo_nic_ring_count_for(ring->tx_pending);
 	if (rx == old_rx && tx == old_tx)
