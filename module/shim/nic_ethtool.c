@@ -111,8 +111,14 @@ static int exo_nic_set_coalesce(struct net_device *netdev, struct ethtool_coales
 				struct netlink_ext_ack *extack)
 {
 	struct exo_nic *nic = netdev_priv(netdev);
+	bool adaptive = exo_nic_policy(nic) == EXO_NIC_POLICY_ADAPTIVE;
 
-	if (ec->use_adaptive_rx_coalesce || ec->use_adaptive_tx_coalesce)
+	/*
+	 * Both flags report the one policy: either turned on switches it on,
+	 * either turned off (ethtool -C adaptive-rx off leaves tx as read) off.
+	 */
+	if (adaptive ? ec->use_adaptive_rx_coalesce && ec->use_adaptive_tx_coalesce :
+	    ec->use_adaptive_rx_coalesce || ec->use_adaptive_tx_coalesce)
 		return exo_nic_set_policy(nic, EXO_NIC_POLICY_ADAPTIVE, 0);
 	if (!ec->rx_coalesce_usecs)
 		return exo_nic_set_policy(nic, EXO_NIC_MODE_INTERRUPT, 0);
