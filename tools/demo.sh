@@ -1,7 +1,8 @@
 #!/bin/sh
 # exofusion demo: load the module, run rings between processes in every
 # mode, compare with pipes, sockets, eventfd and futex, show the module's
-# slab cache against the kernel's kmem_cache, unload.
+# slab cache against the kernel's kmem_cache, drive a NIC with the module's
+# 8254x driver (tools/nic_demo.py), unload.
 # Runs as root on a machine that can load modules (make demo runs it in
 # the VM when this one cannot).
 set -eu
@@ -53,6 +54,13 @@ for impl in exofusion-slab kmem_cache; do
 	awk -v impl="$impl" '{ printf "  %-15s %.0f ns per pair\n", impl, $4 / $2 }' \
 		/sys/kernel/debug/exofusion/slab_bench
 done
+
+step "the module's own 8254x NIC driver and its adaptive poll mode"
+if [ -e /sys/bus/pci/devices/0000:00:11.0 ]; then
+	/usr/bin/python3 tools/nic_demo.py
+else
+	echo "(no second NIC: make demo boots the VM with two)"
+fi
 
 step "unload"
 rmmod exofusion
