@@ -5,14 +5,17 @@ set -eu
 
 # The kernels make check boots: Debian's 6.1, 6.12 and 6.12 PREEMPT_RT
 # (headers; exovm fetches the images), and the debug kernel built from
-# linux-source-6.1 (flex ... bc); pahole makes 6.12's module BTF.
+# linux-source-6.1 (flex ... bc); pahole makes 6.12's module BTF. The NIC
+# tests and the nic bench suite run sockperf, iperf3, ethtool, ip and ping in
+# the guest (which sees the host's /).
 PKGS="build-essential g++ make kmod cpio gzip busybox-static
 linux-headers-amd64 linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 pahole
 linux-source-6.1 flex bison libelf-dev libssl-dev bc
 qemu-system-x86 liburing-dev libboost-dev python3 python3-pytest sparse
 valgrind libgtest-dev
 clang libclang-rt-14-dev util-linux
-libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev"
+libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
+sockperf iperf3 ethtool iproute2 iputils-ping"
 
 missing=""
 for p in $PKGS; do

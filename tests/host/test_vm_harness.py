@@ -194,3 +194,76 @@ def test_the_cache_key_follows_source_config_and_compiler():
     assert len({key, debug_kernel.tree_name("6.1.193-1", "CONFIG_KASAN=y\n", "gcc 12.2.0"),
                 debug_kernel.tree_name("6.1.192-3", "CONFIG_KASAN=n\n", "gcc 12.2.0"),
                 debug_kernel.tree_name("6.1.192-3", "CONFIG_KASAN=y\n", "gcc 12.3.0")}) == 4
+
+
+# --- NICs ------------------------------------------------------------------------------
+
+def test_nic_models_one_for_all_or_one_per_nic_the_last_repeated():
+    assert exovm.nic_models(0) == ()
+    assert exovm.nic_models(2) == ("e1000", "e1000")
+    assert exovm.nic_models(3, "e1000,e1000-82545em") == ("e1000", "e1000-82545em",
+                                                           "e1000-82545em")
+    assert exovm.nic_models(2, ["e1000-82544gc"]) == ("e1000-82544gc", "e1000-82544gc")
+    for bad in ("virtio-net-pci", "e1000,", "e1000e"):
+        with pytest.raises(exovm.VmError, match="model"):
+            exovm.nic_models(2, bad)
+    with pytest.raises(exovm.VmError, match="3 NIC models for 2"):
+        exovm.nic_models(2, "e1000,e1000,e1000")
+    with pytest.raises(exovm.VmError, match="between 0 and"):
+        exovm.nic_models(exovm.MAX_NICS + 1)
+
+
+def test_nics_share_one_hub_at_fixed_slots_with_the_mitigation_asked_for():
+    options = exovm.nic_options(("e1000", "e1000-82545em"), mitigation=False)
+    assert options == [
+        "-netdev", "hubport,id=h0,hubid=0",
+        "-device", "e1000,netdev=h0,mac=52:54:00:00:00:10,addr=0x10,mitigation=off",
+        "-netdev", "hubport,id=h1,hubid=0",
+        "-device", "e1000-82545em,netdev=h1,mac=52:54:00:00:00:11,addr=0x11,mitigation=off"]
+    assert exovm.nic_options(("e1000",), mitigation=True)[-1].endswith(",mitigation=on")
+    assert [exovm.nic_slot(i) for i in (0, 1, 7)] == ["0000:00:10.0", "0000:00:11.0",
+                                                      "0000:00:17.0"]
+    assert exovm.nic_options((), mitigation=True) == []
+
+
+def test_only_the_debug_kernel_boots_with_swiotlb_forced(tmp_path):
+    assert "swiotlb=force" not in exovm.GuestImage("6.1.0-57-amd64").cmdline
+    assert "swiotlb=force" in exovm.GuestImage("6.1.192-exodebug", debug_tree=tmp_path).cmdline
+
+
+def test_the_fragment_gives_the_nic_driver_and_its_peer_what_they_need():
+    wanted = debug_kernel.parse_config(debug_kernel.FRAGMENT.read_text().splitlines())
+    for symbol in ("PCI", "NETDEVICES", "ETHERNET", "NET_VENDOR_INTEL", "PAGE_POOL", "NET_NS",
+                   "PACKET", "INET", "NET_RX_BUSY_POLL", "DMA_API_DEBUG", "SWIOTLB"):
+        assert wanted.get(f"CONFIG_{symbol}") == "y", symbol
+    # A module: the harness makes /lib/modules/<release> of every kernel reachable.
+    assert wanted["CONFIG_E1000"] == "m"
+
+
+# Slot, PCI device id and driver of each 8254x; then a module and the IRQs.
+NIC_PROBE = r"""
+driver() { if [ -e "$1/driver" ]; then basename "$(readlink "$1/driver")"; else echo -; fi; }
+for d in /sys/bus/pci/devices/0000:00:1?.0; do
+	echo "$(basename $d) $(cat $d/device) $(cat $d/irq) $(driver $d)"
+done
+echo e1000 > /sys/bus/pci/devices/0000:00:11.0/driver_override
+echo none > /sys/bus/pci/devices/0000:00:10.0/driver_override
+modprobe e1000
+for d in /sys/bus/pci/devices/0000:00:1?.0; do
+	echo "$(basename $d) $(driver $d)"
+done
+"""
+
+
+@pytest.mark.vm
+def test_the_guest_gets_its_nics_at_their_slots_and_linuxs_e1000_takes_only_those_asked():
+    returncode, output = exovm.run(NIC_PROBE, nics=2, nic_model="e1000,e1000-82545em",
+                                   nic_mitigation=False)
+    assert returncode == 0, output
+    lines = output.splitlines()
+    slots = [line.split() for line in lines[:2]]
+    # 82540EM, 82545EM, on distinct IRQs, bound to nothing after boot.
+    assert [(s[0], s[1], s[3]) for s in slots] == [("0000:00:10.0", "0x100e", "-"),
+                                                   ("0000:00:11.0", "0x100f", "-")], output
+    assert slots[0][2] != slots[1][2], output
+    assert lines[2:] == ["0000:00:10.0 -", "0000:00:11.0 e1000"], output

@@ -3,7 +3,8 @@
 linux-source-6.1 with a minimal config (tools/vm/debug-kernel.config on top of
 `make allnoconfig`: only what the guest needs, all built in) plus KASAN,
 lockdep, PROVE_RCU, DEBUG_ATOMIC_SLEEP, kmemleak, UBSAN, DEBUG_LIST, KFENCE and
-the lockup detectors.
+the lockup detectors, and what the NIC driver and its tests need (PCI, e1000
+as a module, page_pool, network namespaces, busy polling, DMA_API_DEBUG).
 
     debug_kernel.py build     build it unless cached; print the tree (a KDIR)
     debug_kernel.py path      print the tree if it is built, else exit 1
@@ -36,7 +37,10 @@ SOURCE_PACKAGE = "linux-source-6.1"
 SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 FRAGMENT = HERE / "debug-kernel.config"
 # Bump when the build steps below change what ends up in the tree.
-RECIPE = "allnoconfig+fragment+olddefconfig; bzImage modules; v1"
+RECIPE = "allnoconfig+fragment+olddefconfig; bzImage modules; modules_install; v2"
+# The modules the config builds (e1000, the NIC tests' peer) are installed
+# here inside the tree; the guest sees them as /lib/modules/<release>.
+MODULES_ROOT = "exo-modroot"
 DEFAULT_CACHE = Path("/var/cache/exofusion/debug-kernel")
 BUILD_INFO = "exo-build.json"
 # The kernel build is the slowest thing a check does; it yields to the rest.
@@ -130,12 +134,25 @@ def bzimage(tree):
     return tree / "arch" / "x86" / "boot" / "bzImage"
 
 
+def modules_dir(tree):
+    """/lib/modules/<release> of the built tree (what modules_install wrote)."""
+    return tree / MODULES_ROOT / "lib" / "modules" / kernel_release(tree)
+
+
 @contextlib.contextmanager
 def build_lock(root):
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def depmod():
+    """modules_install runs depmod, which may live outside a user's PATH."""
+    found = shutil.which("depmod", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not found:
+        raise BuildError("depmod not found: run tools/setup.sh (kmod)")
+    return found
 
 
 def make(tree, log, *targets, jobs=1):
@@ -188,6 +205,8 @@ def build(jobs):
         configure(partial, log)
         make(partial, log, "bzImage", "modules", jobs=jobs)
         make(partial, log, "modules_prepare", jobs=jobs)
+        make(partial, log, "modules_install", f"INSTALL_MOD_PATH={partial / MODULES_ROOT}",
+             "INSTALL_MOD_STRIP=1", f"DEPMOD={depmod()}")
         done = os.times()
         info = {"source": SOURCE_PACKAGE, "source_version": source_version(),
                 "release": kernel_release(partial), "toolchain": toolchain(), "jobs": jobs,

@@ -23,6 +23,24 @@ Exit status: CMD's, unless
   124  the run timed out
   125  the guest stopped before CMD's exit status came back
 
+NICs (--nics N): N Intel 8254x NICs on one QEMU hub (their traffic never
+leaves the guest), NIC k (0-based) at PCI slot 0000:00:1k.0 with MAC
+52:54:00:00:00:1k, so probe order and names are known: NIC 0 is the device
+under test, NIC 1 its peer, NIC 2 and 3 more devices under test
+(tests/nic.py). --nic-model picks QEMU's model (e1000 = 82540EM, the default,
+e1000-82544gc, e1000-82545em), one for all or one per NIC (comma list, the last
+repeated); --nic-mitigation off turns off QEMU's interrupt mitigation (on: at
+least 128 us between interrupts whatever ITR says; off: ITR, RADV, TADV
+ignored). Legacy INTx only (the 8254x has no MSI); as seen in the guest, NICs
+0, 3, 4, 7 get IRQ 11 and 1, 2, 5, 6 IRQ 10, so the device under test and its
+peer never share a line (their /proc/interrupts counts are their own). The
+kernel's own modules (Linux's e1000 among them) are the guest's
+/lib/modules/<release>, so `modprobe e1000` works on every kernel; nothing
+loads it by itself (tests bind each NIC to the driver they want).
+
+The debug kernel boots with swiotlb=force (every DMA mapping bounces, so
+mapping mistakes show under DMA_API_DEBUG).
+
 Also importable: run(cmd, ...) -> (returncode, output_text).
 """
 import argparse
@@ -60,6 +78,8 @@ BUSYBOX = Path("/bin/busybox")
 ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 # Only errors go to the (slow, serial) console; the whole log is read with dmesg.
 KERNEL_CMDLINE = "console=ttyS0 panic=-1 loglevel=4"
+# The debug kernel bounces every DMA mapping (DMA_API_DEBUG checks them).
+DEBUG_KERNEL_CMDLINE = KERNEL_CMDLINE + " swiotlb=force"
 DEFAULT_TIMEOUT = 900
 KVM_PROBE_TIMEOUT = 20
 
@@ -191,7 +211,14 @@ class GuestImage:
 
     @property
     def modules_dir(self):
+        """/lib/modules/<kver> of this kernel (the guest's, too)."""
+        if self.debug_tree:
+            return debug_kernel.modules_dir(self.debug_tree)
         return self.root / "lib" / "modules" / self.kver
+
+    @property
+    def cmdline(self):
+        return DEBUG_KERNEL_CMDLINE if self.debug_tree else KERNEL_CMDLINE
 
     @property
     def initrd(self):
@@ -383,13 +410,44 @@ class Job:
     shares: tuple = ()
 
 
+# QEMU's 8254x models (-device NAME): the 82540EM, the 82544GC, the 82545EM.
+NIC_MODELS = ("e1000", "e1000-82544gc", "e1000-82545em")
+MAX_NICS = 8
+NIC_SLOT_BASE = 0x10
+
+
+def nic_slot(index):
+    """The PCI address of NIC |index| in the guest (sysfs spelling)."""
+    return f"0000:00:{NIC_SLOT_BASE + index:02x}.0"
+
+
+def nic_mac(index):
+    return f"52:54:00:00:00:{NIC_SLOT_BASE + index:02x}"
+
+
+def nic_models(count, model="e1000"):
+    """The model of each of |count| NICs from one model or a list (a comma
+    separated string or a sequence) whose last entry is repeated."""
+    names = [m.strip() for m in model.split(",")] if isinstance(model, str) else list(model)
+    if not 0 <= count <= MAX_NICS:
+        raise VmError(f"--nics {count}: between 0 and {MAX_NICS}")
+    if not names or any(name not in NIC_MODELS for name in names):
+        raise VmError(f"NIC model {model!r}: each one of {', '.join(NIC_MODELS)}")
+    if len(names) > max(count, 1):
+        raise VmError(f"{len(names)} NIC models for {count} NICs")
+    return tuple(names[min(i, len(names) - 1)] for i in range(count))
+
+
 @dataclasses.dataclass(frozen=True)
 class Machine:
-    """How the guest is emulated."""
+    """How the guest is emulated. nics: the model of each NIC (NIC k at
+    nic_slot(k)); nic_mitigation: QEMU's e1000 interrupt mitigation."""
     accel: str = "tcg"
     smp: int = 2
     mem: int = 2048
     icount: bool = False
+    nics: tuple = ()
+    nic_mitigation: bool = True
 
 
 @dataclasses.dataclass
@@ -409,8 +467,9 @@ def share_tag(index):
     return f"share{index}"
 
 
-def write_job(run_dir, job):
+def write_job(run_dir, job, image):
     """The files init.sh reads from the run directory."""
+    (run_dir / "modules").write_text(f"{image.kver} {image.modules_dir}\n")
     (run_dir / "command").write_text(job.command)
     (run_dir / "cwd").write_text(job.cwd)
     (run_dir / "shares").write_text(
@@ -428,6 +487,17 @@ def virtfs(tag, path, readonly=False):
     return ["-virtfs", spec + (",readonly=on" if readonly else "")]
 
 
+def nic_options(models, mitigation):
+    """QEMU options for NICs of |models| on one hub (hubid 0): what one sends
+    the others receive, and nothing leaves the guest."""
+    options = []
+    for index, model in enumerate(models):
+        options += ["-netdev", f"hubport,id=h{index},hubid=0",
+                    "-device", f"{model},netdev=h{index},mac={nic_mac(index)},"
+                    f"addr={NIC_SLOT_BASE + index:#x},mitigation={'on' if mitigation else 'off'}"]
+    return options
+
+
 def qemu_command(image, machine, run_dir, shares):
     """ttyS0 (kernel console) goes to console.log, ttyS1 (the command's output)
     to QEMU's stdout."""
@@ -436,7 +506,7 @@ def qemu_command(image, machine, run_dir, shares):
         "-no-reboot", "-accel", machine.accel, "-cpu", "max",
         "-m", str(machine.mem), "-smp", str(machine.smp),
         "-kernel", str(image.vmlinuz), "-initrd", str(image.initrd),
-        "-append", KERNEL_CMDLINE,
+        "-append", image.cmdline,
         "-chardev", f"file,id=console,path={qemu_option_value(run_dir / 'console.log')}",
         "-serial", "chardev:console",
         "-chardev", "stdio,id=output", "-serial", "chardev:output",
@@ -445,6 +515,7 @@ def qemu_command(image, machine, run_dir, shares):
     ]
     for index, path in enumerate(shares):
         command += virtfs(share_tag(index), path)
+    command += nic_options(machine.nics, machine.nic_mitigation)
     if machine.icount:
         # Guest time counts instructions: repeatable timings (one TCG
         # thread runs the vCPUs in turn).
@@ -491,7 +562,7 @@ def boot(image, job, machine, timeout, stream=False):
     """Boots a guest for one job and collects what it left behind."""
     with tempfile.TemporaryDirectory(prefix="exovm-") as tmp:
         run_dir = Path(tmp)
-        write_job(run_dir, job)
+        write_job(run_dir, job, image)
         with open(run_dir / "qemu.stderr", "wb") as qemu_stderr:
             qemu = subprocess.Popen(qemu_command(image, machine, run_dir, job.shares),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -624,19 +695,24 @@ def shares_with_workdir(workdir, shares):
 
 
 def run(cmd, smp=None, icount=False, timeout=DEFAULT_TIMEOUT, shares=(), cwd=None, *,
-        mem=2048, stream=False, check_dmesg=True, allow_taint=False, kernel=None):
+        mem=2048, stream=False, check_dmesg=True, allow_taint=False, kernel=None,
+        nics=0, nic_model="e1000", nic_mitigation=True):
     """Runs cmd (a shell command line, or an argv sequence) in a fresh guest.
     Returns (returncode, output_text): the command's output, followed by lines
     starting with 'exovm: ' that explain a failure. With stream, the output is
     also copied to stdout as it comes, and the explanations to stderr. |kernel|
-    is a series or 'debug' (default: $EXO_KERNEL, else 6.1)."""
+    is a series or 'debug' (default: $EXO_KERNEL, else 6.1). |nics| 8254x NICs
+    of |nic_model| (one, or a list per NIC) at nic_slot(0...), with QEMU's
+    interrupt mitigation on or off."""
+    models = nic_models(nics, nic_model)
     image = prepare(kernel)
     command = cmd if isinstance(cmd, str) else shlex.join(map(str, cmd))
     workdir = os.path.abspath(cwd or os.getcwd())
     job = Job(command, workdir, shares_with_workdir(workdir, shares))
     if smp is None:
         smp = 1 if icount else 2
-    machine = Machine(smp=smp, mem=mem, icount=icount)
+    machine = Machine(smp=smp, mem=mem, icount=icount, nics=models,
+                      nic_mitigation=nic_mitigation)
     machine = dataclasses.replace(machine, accel=choose_accelerator(image, machine))
     guest = boot(image, job, machine, timeout, stream)
     returncode, messages = judge(guest, timeout, check_dmesg, allow_taint)
@@ -671,6 +747,14 @@ def parse_options(argv):
     parser.add_argument("--share", action="append", default=[], metavar="DIR",
                         help="mount host DIR read-write at the same path in the guest")
     parser.add_argument("--cwd", metavar="DIR", help="guest working directory (default: ours)")
+    parser.add_argument("--nics", type=int, default=0, metavar="N",
+                        help=f"N 8254x NICs on one hub, NIC k at PCI {nic_slot(0)[:-4]}1k.0 "
+                        "(default 0)")
+    parser.add_argument("--nic-model", default="e1000", metavar="MODEL[,MODEL...]",
+                        help=f"QEMU NIC model, one for all or one per NIC: "
+                        f"{', '.join(NIC_MODELS)} (default e1000, the 82540EM)")
+    parser.add_argument("--nic-mitigation", choices=("on", "off"), default="on",
+                        help="QEMU's e1000 interrupt mitigation (default on)")
     parser.add_argument("--allow-taint", action="store_true",
                         help="accept kernel taints beyond those of loading the module")
     parser.add_argument("--no-dmesg-check", action="store_true",
@@ -709,7 +793,8 @@ def main(argv):
     returncode, _ = run(command, smp=args.smp, icount=args.icount, timeout=args.timeout,
                         shares=args.share, cwd=args.cwd, mem=args.mem, stream=True,
                         check_dmesg=not args.no_dmesg_check, allow_taint=args.allow_taint,
-                        kernel=args.kernel)
+                        kernel=args.kernel, nics=args.nics, nic_model=args.nic_model,
+                        nic_mitigation=args.nic_mitigation == "on")
     return returncode
 
 

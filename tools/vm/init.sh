@@ -54,6 +54,13 @@ while read -r tag path; do
 	mkdir -p "/newroot$path"
 	mount -t 9p -o "$ninep" "$tag" "/newroot$path"
 done </exorun/shares
+# The kernel's own modules (Linux's e1000, say) as /lib/modules/<release>:
+# exovm.py names the directory in the host's tree that holds them.
+read -r kver moddir </exorun/modules
+if [ -d "/newroot$moddir" ]; then
+	mkdir -p "/newroot/lib/modules/$kver"
+	mount -o bind "/newroot$moddir" "/newroot/lib/modules/$kver"
+fi
 ip link set lo up
 
 # Raw: the output reaches the host byte for byte (no \n -> \r\n).
