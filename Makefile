@@ -156,6 +156,9 @@ check: $(if $(filter debug,$(KERNELS)),debug-kernel) all sanitizers
 # Seconds per kernel's suite (TCG; the debug kernel's checkers make it slower).
 VM_TIMEOUT ?= 1800
 VM_TIMEOUT_DEBUG ?= 5400
+# The NICs tests/vm/test_nic.py drives (tests/nic.py): DUT, peer, a second DUT
+# and the other two 8254x models.
+VM_NICS := --nics 4 --nic-model e1000,e1000,e1000-82544gc,e1000-82545em
 # One kernel after the other, two vCPUs each (two guests at once would share
 # the same two cores). Each prints "vm-suite <kernel>: <pytest counts>".
 vm-suites:
@@ -163,7 +166,7 @@ vm-suites:
 	@mkdir -p build; : >build/vm-suites.txt; failed=; for k in $(KERNELS); do \
 		case $$k in debug) t=$(VM_TIMEOUT_DEBUG);; *) t=$(VM_TIMEOUT);; esac; \
 		echo "vm-suite $$k: starting (timeout $$t s)"; start=$$(date +%s); \
-		{ $(VM) --kernel $$k --timeout $$t -- $(PYTEST) -q -rs -p no:cacheprovider tests/vm; \
+		{ $(VM) --kernel $$k --timeout $$t $(VM_NICS) -- $(PYTEST) -q -rs -p no:cacheprovider tests/vm; \
 			echo $$? >build/vm-suite-$$k.rc; } 2>&1 | tee build/vm-suite-$$k.log; \
 		rc=$$(cat build/vm-suite-$$k.rc); [ "$$rc" = 0 ] || failed="$$failed $$k"; \
 		counts=$$(grep -E '^[0-9]+ (passed|failed|skipped|errors?|deselected|xfailed)' \
