@@ -120,7 +120,7 @@ def test_link_comes_up_and_ping_goes_both_ways(net):
 
 @both_drivers
 def test_tcp_transfer_arrives_intact_both_ways(net):
-    assert_transfers_intact(net, nbytes=4 << 20)
+    assert_transfers_intact(net, nbytes=2 << 20)
 
 
 @both_drivers
@@ -133,8 +133,8 @@ def test_interrupts_are_counted_on_the_duts_own_line(net):
 
 @both_drivers
 def test_udp_sequence_loses_nothing_uncounted_and_duplicates_nothing(net):
-    count = 3000
-    got = net.udp_sequence(count=count, pps=3000)
+    count = 2000
+    got = net.udp_sequence(count=count, pps=2000)
     assert_udp_loses_only_what_is_counted(got, count)
 
 
