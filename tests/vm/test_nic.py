@@ -111,12 +111,12 @@ def test_link_comes_up_and_ping_goes_both_ways(net):
     assert nic.bound_driver(nic.DUT) == nic.kernel_driver(net.driver)
     assert nic.link(None, net.dut)["operstate"] == "UP"
     before = net.stats()
-    assert net.ping(count=5)["received"] == 5
+    assert net.ping(count=5)["received"] >= 5
     after = net.stats()
     assert after["rx_packets"] - before["rx_packets"] >= 5
     assert after["tx_packets"] - before["tx_packets"] >= 5
     back = nic.run("ping", "-c", 3, "-i", 0.2, "-w", 15, nic.PEER_ADDR, check=False)
-    assert nic.parse_ping(back.stdout)["received"] == 3, back.stdout
+    assert nic.parse_ping(back.stdout)["received"] >= 3, back.stdout
 
 
 @both_drivers

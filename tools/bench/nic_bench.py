@@ -87,7 +87,9 @@ def rtt(net, impl, record, scenario, mps=None):
     record(scenario, "rtt_p99_us", got["p99"])
     if scenario == "pingpong":
         record(scenario, "rtt_per_s", got["received"] / got["runtime_s"])
-        packets = after[1]["rx_packets"] - before[1]["rx_packets"]
+        # Packets both ways: each round trip is one sent and one received,
+        # and each may cost an interrupt (TX completion, RX).
+        packets = sum(after[1][k] - before[1][k] for k in ("rx_packets", "tx_packets"))
         record(scenario, "irq_per_pkt", (after[0] - before[0]) / max(packets, 1))
 
 
