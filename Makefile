@@ -177,7 +177,7 @@ vm-suites:
 	[ -z "$$failed" ] || { echo "vm-suite failed on:$$failed"; exit 1; }
 
 demo: all
-	$(VM) --timeout 600 -- sh tools/demo.sh
+	$(VM) --timeout 900 --nics 2 -- sh tools/demo.sh
 
 bench: all
 	@mkdir -p build/bench
