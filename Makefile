@@ -119,7 +119,8 @@ build/bin/slab_fuzz: tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS) $(wildcard module/cor
 		tests/fuzz/slab_fuzz.cpp $(SLAB_SRCS)
 
 # libFuzzer target of the NIC core's rings against a hostile simulated 8254x.
-NIC_FUZZ_SRCS := tests/fuzz/nic_fuzz.cpp tests/core/nic/sim_e1000.cpp $(NIC_SRCS)
+NIC_FUZZ_SRCS := tests/fuzz/nic_fuzz.cpp tests/core/nic/sim_e1000.cpp $(NIC_SRCS) \
+	userspace/hosted/platform.cpp
 build/bin/nic_fuzz: $(NIC_FUZZ_SRCS) $(wildcard module/core/*.h module/core/nic/*.h tests/core/nic/*.h)
 	@mkdir -p $(@D)
 	clang++ -std=gnu++17 -g -O1 -I. -DEXO_HOSTED -Wall -Wextra -Werror -fno-exceptions \
