@@ -381,6 +381,11 @@ static void exo_nic_free_tx_bufs(struct exo_nic *nic)
 
 /* --- interrupts, NAPI and the modes ----------------------------------------------- */
 
+/*
+ * Arms the controller's tick if it is not. Callers hold mode_lock, or run
+ * where down waits for them (the IRQ handler: free_irq): down clears running
+ * under mode_lock before it cancels the tick, which cannot be re-armed after.
+ */
 static void exo_nic_tick_kick(struct exo_nic *nic)
 {
 	if (READ_ONCE(nic->running) && !test_and_set_bit(EXO_NIC_TICK_ON, &nic->flags))
@@ -581,12 +586,11 @@ int exo_nic_set_policy(struct exo_nic *nic, unsigned int policy, unsigned int it
 			exo_nic_apply(nic, &s);
 		}
 	}
-	spin_unlock_bh(&nic->mode_lock);
-	if (ret < 0)
-		return -EINVAL;
-	if (policy == EXO_NIC_POLICY_ADAPTIVE)
+	/* Under mode_lock: down, which clears running under it, cancels after. */
+	if (ret >= 0 && policy == EXO_NIC_POLICY_ADAPTIVE)
 		exo_nic_tick_kick(nic);
-	return 0;
+	spin_unlock_bh(&nic->mode_lock);
+	return ret < 0 ? -EINVAL : 0;
 }
 
 void exo_nic_get_mode_stats(struct exo_nic *nic, struct exo_nic_mode_stats *st)
@@ -830,9 +834,9 @@ int exo_nic_up(struct exo_nic *nic)
 	WRITE_ONCE(nic->running, true);
 	exo_nic_mode_settings(nic->ctl, &s);
 	exo_nic_apply(nic, &s);
-	spin_unlock_bh(&nic->mode_lock);
 	if (exo_nic_policy(nic) == EXO_NIC_POLICY_ADAPTIVE)
 		exo_nic_tick_kick(nic);
+	spin_unlock_bh(&nic->mode_lock);
 	netif_start_queue(netdev);
 	mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
 	return 0;
@@ -1356,6 +1360,10 @@ static void exo_nic_remove(struct pci_dev *pdev)
 	unregister_netdev(nic->netdev);	/* closes it: exo_nic_down() */
 	cancel_work_sync(&nic->reset_work);
 	cancel_delayed_work_sync(&nic->service);
+	/* Whatever armed a timer since down (never while down): gone before ctl. */
+	hrtimer_cancel(&nic->poll_timer);
+	hrtimer_cancel(&nic->busy_timer);
+	hrtimer_cancel(&nic->tick_timer);
 	netif_napi_del(&nic->napi);
 	if (exo_nic_hw_reset(&nic->hw))
 		dev_warn(&pdev->dev, "reset at removal did not complete\n");
