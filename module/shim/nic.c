@@ -788,9 +788,10 @@ static void exo_nic_free_all(struct exo_nic *nic)
 	nic->rx_pages = NULL;
 }
 
-static void exo_nic_set_rx_mode(struct net_device *netdev)
+/* The filters the netdev asks for, and its multicast table in nic->mta (addr lock). */
+static unsigned int exo_nic_filters(struct exo_nic *nic)
 {
-	struct exo_nic *nic = netdev_priv(netdev);
+	struct net_device *netdev = nic->netdev;
 	unsigned int filters = EXO_NIC_FILTER_BROADCAST;
 	struct netdev_hw_addr *ha;
 
@@ -798,9 +799,20 @@ static void exo_nic_set_rx_mode(struct net_device *netdev)
 		filters |= EXO_NIC_FILTER_PROMISC;
 	else if (netdev->flags & IFF_ALLMULTI)
 		filters |= EXO_NIC_FILTER_ALLMULTI;
+	/* Frames over 1522 bytes are dropped by the device without RCTL.LPE. */
+	if (READ_ONCE(netdev->mtu) > ETH_DATA_LEN)
+		filters |= EXO_NIC_FILTER_LONG;
 	memset(nic->mta, 0, sizeof(nic->mta));
 	netdev_for_each_mc_addr(ha, netdev)
 		exo_nic_mta_set(nic->mta, ha->addr);
+	return filters;
+}
+
+static void exo_nic_set_rx_mode(struct net_device *netdev)
+{
+	struct exo_nic *nic = netdev_priv(netdev);
+	unsigned int filters = exo_nic_filters(nic);
+
 	exo_nic_hw_set_filters(&nic->hw, filters, nic->mta);
 }
 
@@ -822,7 +834,9 @@ int exo_nic_up(struct exo_nic *nic)
 	if (err)
 		goto out_free;
 	exo_nic_hw_link_setup(&nic->hw);
-	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count, EXO_NIC_FILTER_BROADCAST);
+	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count,
+			    EXO_NIC_FILTER_BROADCAST |
+			    (netdev->mtu > ETH_DATA_LEN ? EXO_NIC_FILTER_LONG : 0));
 	exo_nic_wr(nic, EXO_E1000_RDT, exo_nic_ring_tail(&nic->rx));
 	exo_nic_hw_start_tx(&nic->hw, nic->tx_desc_dma, nic->tx.count);
 	netif_addr_lock_bh(netdev);
@@ -950,10 +964,18 @@ static int exo_nic_set_mac_address(struct net_device *netdev, void *p)
 	return 0;
 }
 
-/* Any MTU of min_mtu..max_mtu: a frame always fits one 2048-byte buffer. */
+/*
+ * Any MTU of min_mtu..max_mtu: a frame always fits one 2048-byte buffer;
+ * over 1500, the filters take long frames (RCTL.LPE).
+ */
 static int exo_nic_change_mtu(struct net_device *netdev, int new_mtu)
 {
 	WRITE_ONCE(netdev->mtu, new_mtu);
+	if (netif_running(netdev)) {
+		netif_addr_lock_bh(netdev);
+		exo_nic_set_rx_mode(netdev);
+		netif_addr_unlock_bh(netdev);
+	}
 	return 0;
 }
 
