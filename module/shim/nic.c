@@ -398,8 +398,14 @@ static void exo_nic_busy_seen(struct exo_nic *nic)
 	if (READ_ONCE(nic->mode) != EXO_NIC_MODE_BUSY_POLL)
 		return;
 	WRITE_ONCE(nic->busy_last_ns, ktime_get_ns());
-	if (READ_ONCE(nic->irq_suspended))
+	if (READ_ONCE(nic->irq_suspended)) {
+		/* Suspended without a timer (a mode applied meanwhile cancelled it). */
+		if (!hrtimer_is_queued(&nic->busy_timer))
+			hrtimer_start(&nic->busy_timer,
+				      ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
+				      HRTIMER_MODE_REL);
 		return;
+	}
 	WRITE_ONCE(nic->irq_suspended, true);
 	exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
 	hrtimer_start(&nic->busy_timer, ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
@@ -509,6 +515,12 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 					      EXO_NIC_MIN_PERIOD_NS));
 	WRITE_ONCE(nic->busy_timeout_ns, max_t(unsigned int, s->busy_timeout_ns,
 					       EXO_NIC_MIN_PERIOD_NS));
+	/*
+	 * The busy timer off before the suspension ends: a busy poll that
+	 * suspends after this arms it again, and one that raced the clear
+	 * re-arms it at its next poll; never suspended without a timer.
+	 */
+	hrtimer_try_to_cancel(&nic->busy_timer);
 	WRITE_ONCE(nic->irq_suspended, false);
 	if (!READ_ONCE(nic->running))
 		return;		/* open applies the mode */
@@ -522,7 +534,6 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 			      HRTIMER_MODE_REL);
 	} else {
 		hrtimer_try_to_cancel(&nic->poll_timer);
-		hrtimer_try_to_cancel(&nic->busy_timer);
 		exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX | EXO_NIC_INT_LINK);
 	}
 	napi_schedule(&nic->napi);
