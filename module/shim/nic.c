@@ -822,9 +822,10 @@ static unsigned int exo_nic_filters(struct exo_nic *nic)
 static void exo_nic_set_rx_mode(struct net_device *netdev)
 {
 	struct exo_nic *nic = netdev_priv(netdev);
-	unsigned int filters = exo_nic_filters(nic);
 
-	exo_nic_hw_set_filters(&nic->hw, filters, nic->mta);
+	nic->filters = exo_nic_filters(nic);
+	if (nic->rx_on)
+		exo_nic_hw_set_filters(&nic->hw, nic->filters, nic->mta);
 }
 
 /* Brings the device up (rtnl): rings, buffers, IRQ, NAPI, the mode. */
@@ -845,14 +846,15 @@ int exo_nic_up(struct exo_nic *nic)
 	if (err)
 		goto out_free;
 	exo_nic_hw_link_setup(&nic->hw);
-	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count,
-			    EXO_NIC_FILTER_BROADCAST |
-			    (netdev->mtu > ETH_DATA_LEN ? EXO_NIC_FILTER_LONG : 0));
+	/* Serialised with set_rx_mode, which writes RCTL only while rx_on. */
+	netif_addr_lock_bh(netdev);
+	nic->filters = exo_nic_filters(nic);
+	exo_nic_hw_set_filters(&nic->hw, nic->filters, nic->mta);
+	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count, nic->filters);
+	nic->rx_on = true;
+	netif_addr_unlock_bh(netdev);
 	exo_nic_wr(nic, EXO_E1000_RDT, exo_nic_ring_tail(&nic->rx));
 	exo_nic_hw_start_tx(&nic->hw, nic->tx_desc_dma, nic->tx.count);
-	netif_addr_lock_bh(netdev);
-	exo_nic_set_rx_mode(netdev);
-	netif_addr_unlock_bh(netdev);
 	netdev_reset_queue(netdev);
 	napi_enable(&nic->napi);
 	spin_lock_bh(&nic->mode_lock);
@@ -884,7 +886,10 @@ void exo_nic_down(struct exo_nic *nic)
 	spin_unlock_bh(&nic->mode_lock);
 	netif_carrier_off(netdev);
 	netif_tx_disable(netdev);
+	netif_addr_lock_bh(netdev);
+	nic->rx_on = false;
 	exo_nic_hw_stop(&nic->hw);
+	netif_addr_unlock_bh(netdev);
 	napi_disable(&nic->napi);
 	/* A poll that read running before it was cleared may have unmasked. */
 	exo_nic_wr(nic, EXO_E1000_IMC, ~0u);

@@ -74,7 +74,15 @@ struct exo_nic {
 	/* xmit's mappings of one skb before its descriptors are posted */
 	struct exo_nic_tx_buf tx_map[MAX_SKB_FRAGS + 1];
 
-	unsigned int mta[EXO_E1000_MTA_WORDS];	/* set_rx_mode's (netif_addr_lock) */
+	/*
+	 * The filters and multicast table set_rx_mode last computed, and
+	 * whether receive is on (RCTL may be written): all under
+	 * netif_addr_lock, which up and down take around starting and
+	 * stopping receive, so set_rx_mode never re-enables it during down.
+	 */
+	unsigned int mta[EXO_E1000_MTA_WORDS];
+	unsigned int filters;
+	bool rx_on;
 
 	struct napi_struct napi;
 	bool running;			/* up: interrupts, timers and NAPI may touch the device */
