@@ -317,15 +317,23 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 		slot = exo_nic_tx_post(&nic->tx, m->dma, m->len, i == n - 1);
 		nic->tx_bufs[slot] = *m;
 	}
-	/* Completions take the same queue lock: no race with a wake. */
-	if (exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)
+	/*
+	 * Completions run without the queue's lock (as e1000's): stop, then
+	 * look again after the barrier that pairs with theirs, in case they
+	 * freed room without seeing the queue stopped.
+	 */
+	if (unlikely(exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)) {
 		netif_tx_stop_queue(txq);
+		smp_mb();
+		if (exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_STOP)
+			netif_tx_start_queue(txq);
+	}
 	if (__netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more()))
 		exo_nic_wr(nic, EXO_E1000_TDT, exo_nic_ring_tail(&nic->tx));
 	return NETDEV_TX_OK;
 }
 
-/* Frames the device has sent, under the queue's lock; returns how many. */
+/* Frames the device has sent (NAPI, without the queue's lock); returns how many. */
 static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(nic->netdev, 0);
@@ -333,7 +341,6 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	struct exo_nic_tx_buf *buf;
 	bool woke = false;
 
-	__netif_tx_lock(txq, smp_processor_id());
 	for (n = 0; n < nic->tx.count && exo_nic_tx_reap(&nic->tx, &slot); n++) {
 		if (WARN_ON_ONCE(slot >= nic->tx.count))
 			break;
@@ -348,17 +355,19 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	}
 	if (n)
 		netdev_tx_completed_queue(txq, packets, bytes);
-	if (netif_tx_queue_stopped(txq) && exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_WAKE &&
-	    READ_ONCE(nic->running)) {
-		netif_tx_wake_queue(txq);
-		woke = true;
+	if (n && exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_WAKE) {
+		/* Pairs with xmit's: it sees the room, or we see it stopped. */
+		smp_mb();
+		if (netif_tx_queue_stopped(txq) && READ_ONCE(nic->running)) {
+			netif_tx_wake_queue(txq);
+			woke = true;
+		}
 	}
-	u64_stats_update_begin(&nic->tx_stats.syncp);
+	u64_stats_update_begin(&nic->tx_stats.done_syncp);
 	nic->tx_stats.packets += packets;
 	nic->tx_stats.bytes += bytes;
 	nic->tx_stats.restarts += woke;
-	u64_stats_update_end(&nic->tx_stats.syncp);
-	__netif_tx_unlock(txq);
+	u64_stats_update_end(&nic->tx_stats.done_syncp);
 	return packets;
 }
 
@@ -655,12 +664,15 @@ void exo_nic_read_tx_stats(struct exo_nic *nic, struct exo_nic_tx_stats *out)
 
 	do {
 		start = u64_stats_fetch_begin(&nic->tx_stats.syncp);
-		out->packets = nic->tx_stats.packets;
-		out->bytes = nic->tx_stats.bytes;
 		out->dropped = nic->tx_stats.dropped;
 		out->map_failed = nic->tx_stats.map_failed;
-		out->restarts = nic->tx_stats.restarts;
 	} while (u64_stats_fetch_retry(&nic->tx_stats.syncp, start));
+	do {
+		start = u64_stats_fetch_begin(&nic->tx_stats.done_syncp);
+		out->packets = nic->tx_stats.packets;
+		out->bytes = nic->tx_stats.bytes;
+		out->restarts = nic->tx_stats.restarts;
+	} while (u64_stats_fetch_retry(&nic->tx_stats.done_syncp, start));
 }
 
 /* The RX ring's error counters, with those of rings earlier downs freed (rtnl). */
@@ -1239,6 +1251,7 @@ static int exo_nic_init_modes(struct exo_nic *nic)
 	u64_stats_init(&nic->hw_syncp);
 	u64_stats_init(&nic->rx_stats.syncp);
 	u64_stats_init(&nic->tx_stats.syncp);
+	u64_stats_init(&nic->tx_stats.done_syncp);
 	return 0;
 }
 

@@ -38,8 +38,8 @@ struct exo_nic_tx_buf {
 
 /*
  * Counters of the shim's own (the device's are in hw_stats, the rings' in
- * exo_nic_ring): RX written by NAPI, TX under the queue's xmit lock (xmit and
- * NAPI's completions), each timer's by that timer only.
+ * exo_nic_ring): RX written by NAPI, TX's by xmit (its lock) or by NAPI's
+ * completions, each timer's by that timer only.
  */
 struct exo_nic_rx_stats {
 	u64 packets, bytes, dropped, alloc_failed;
@@ -47,8 +47,10 @@ struct exo_nic_rx_stats {
 };
 
 struct exo_nic_tx_stats {
-	u64 packets, bytes, dropped, map_failed, restarts;
+	u64 dropped, map_failed;	/* xmit's, under the xmit lock */
 	struct u64_stats_sync syncp;
+	u64 packets, bytes, restarts;	/* NAPI's completions (lockless) */
+	struct u64_stats_sync done_syncp;
 };
 
 /* struct exo_nic.flags bits */
