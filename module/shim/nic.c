@@ -435,6 +435,14 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 		break;
 	}
 	exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX);
+	/*
+	 * A switch to timer-poll since the mode was read may have masked
+	 * (IMC) before the IMS above: mask again. apply writes the mode
+	 * before its IMC; the barrier orders our IMS before the re-read.
+	 */
+	mb();
+	if (READ_ONCE(nic->mode) == EXO_NIC_MODE_TIMER_POLL)
+		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
 }
 
 static int exo_nic_poll(struct napi_struct *napi, int budget)
