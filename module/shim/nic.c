@@ -545,13 +545,15 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 		itr = nic->itr_override_ns ? nic->itr_override_ns : s->itr_ns;
 	/* RADV bounds the receive delay by the same interval (RDTR stays 0). */
 	exo_nic_hw_set_moderation(&nic->hw, itr, 0, itr);
+	/* The link's causes in every mode (a NIC opened in timer-poll too). */
+	exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_LINK);
 	if (s->mode == EXO_NIC_MODE_TIMER_POLL) {
 		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
 		hrtimer_start(&nic->poll_timer, ns_to_ktime(nic->poll_period_ns),
 			      HRTIMER_MODE_REL);
 	} else {
 		hrtimer_try_to_cancel(&nic->poll_timer);
-		exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX | EXO_NIC_INT_LINK);
+		exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX);
 	}
 	napi_schedule(&nic->napi);
 }
