@@ -458,11 +458,19 @@ static int exo_nic_poll(struct napi_struct *napi, int budget)
 	exo_nic_mode_note_poll(nic->ctl, rx, tx, busy);
 	if (busy)
 		exo_nic_busy_seen(nic);
-	/* An empty RX ring (no pages to give) is polled again rather than left. */
-	if (work >= budget || !exo_nic_ring_in_flight(&nic->rx))
+	if (work >= budget)
 		return budget;
 	if (napi_complete_done(napi, work) && READ_ONCE(nic->running))
 		exo_nic_irq_after_poll(nic);
+	/*
+	 * No RX buffer posted (page_pool had none): the device cannot
+	 * receive, and no interrupt will say so. Rather than spin in softirq,
+	 * the service work polls (and refills) again shortly.
+	 */
+	if (budget && !exo_nic_ring_in_flight(&nic->rx) && READ_ONCE(nic->running)) {
+		set_bit(EXO_NIC_RX_STARVED, &nic->flags);
+		mod_delayed_work(system_power_efficient_wq, &nic->service, 1);
+	}
 	return work;
 }
 
@@ -717,6 +725,11 @@ static void exo_nic_service_fn(struct work_struct *work)
 
 	if (!READ_ONCE(nic->running))
 		return;
+	if (test_and_clear_bit(EXO_NIC_RX_STARVED, &nic->flags)) {
+		local_bh_disable();	/* the poll runs at local_bh_enable() */
+		napi_schedule(&nic->napi);	/* it refills the RX ring */
+		local_bh_enable();
+	}
 	exo_nic_check_link(nic);
 	exo_nic_update_hw_stats(nic);
 	queue_delayed_work(system_power_efficient_wq, &nic->service,
@@ -921,6 +934,7 @@ void exo_nic_down(struct exo_nic *nic)
 	hrtimer_cancel(&nic->tick_timer);
 	clear_bit(EXO_NIC_TICK_ON, &nic->flags);
 	cancel_delayed_work_sync(&nic->service);
+	clear_bit(EXO_NIC_RX_STARVED, &nic->flags);
 	/* What the device started before receive and transmit were off. */
 	usleep_range(10000, 20000);
 	exo_nic_update_hw_stats(nic);

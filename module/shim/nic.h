@@ -56,6 +56,7 @@ struct exo_nic_tx_stats {
 /* struct exo_nic.flags bits */
 enum {
 	EXO_NIC_TICK_ON,	/* the controller's tick is armed */
+	EXO_NIC_RX_STARVED,	/* no RX buffer posted: the service work polls again */
 };
 
 struct exo_nic {
