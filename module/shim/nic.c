@@ -115,6 +115,23 @@ static void exo_nic_hw_udelay(void *ctx, unsigned int us)
 	udelay(us);
 }
 
+/*
+ * Interrupt causes on and off, with their shadow (the IRQ handler claims only
+ * those): on before IMS, off after IMC, so the shadow never misses a cause
+ * the device may raise.
+ */
+static void exo_nic_irq_on(struct exo_nic *nic, u32 causes)
+{
+	atomic_or(causes, &nic->irq_enabled);
+	exo_nic_wr(nic, EXO_E1000_IMS, causes);
+}
+
+static void exo_nic_irq_off(struct exo_nic *nic, u32 causes)
+{
+	exo_nic_wr(nic, EXO_E1000_IMC, causes);
+	atomic_andnot(causes, &nic->irq_enabled);
+}
+
 /* --- receive ------------------------------------------------------------------- */
 
 /* Gives the device a page for every free slot; the tail moves if |kick|. */
@@ -416,7 +433,7 @@ static void exo_nic_busy_seen(struct exo_nic *nic)
 		return;
 	}
 	WRITE_ONCE(nic->irq_suspended, true);
-	exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+	exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 	hrtimer_start(&nic->busy_timer, ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
 		      HRTIMER_MODE_REL);
 }
@@ -434,7 +451,7 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 	default:
 		break;
 	}
-	exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX);
+	exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
 	/*
 	 * A switch to timer-poll since the mode was read may have masked
 	 * (IMC) before the IMS above: mask again. apply writes the mode
@@ -442,7 +459,7 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 	 */
 	mb();
 	if (READ_ONCE(nic->mode) == EXO_NIC_MODE_TIMER_POLL)
-		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 }
 
 static int exo_nic_poll(struct napi_struct *napi, int budget)
@@ -477,18 +494,30 @@ static int exo_nic_poll(struct napi_struct *napi, int budget)
 static irqreturn_t exo_nic_irq(int irq, void *data)
 {
 	struct exo_nic *nic = data;
-	u32 icr;
+	u32 raw, icr;
 
-	icr = exo_nic_rd(nic, EXO_E1000_ICR);	/* reading clears */
-	if (!icr || icr == ~0u)		/* shared line: another device's, or ours gone */
+	raw = exo_nic_rd(nic, EXO_E1000_ICR);	/* reading clears */
+	if (raw == ~0u)			/* ours gone (surprise removal) */
 		return IRQ_NONE;
+	/* Causes we masked are not ours to claim: the shared line's another device's. */
+	icr = raw & atomic_read(&nic->irq_enabled);
+	if (!icr) {
+		/*
+		 * The read cleared masked RX/TX causes: a poll under way
+		 * (which unmasks after it) runs again to see them.
+		 */
+		if ((raw & EXO_NIC_INT_RXTX) && READ_ONCE(nic->running) &&
+		    test_bit(NAPI_STATE_SCHED, &nic->napi.state))
+			napi_schedule(&nic->napi);
+		return IRQ_NONE;
+	}
 	if (!READ_ONCE(nic->running))
 		return IRQ_HANDLED;
 	exo_nic_mode_note_irq(nic->ctl);
 	if (icr & EXO_NIC_INT_LINK)
 		mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
 	if ((icr & EXO_NIC_INT_RXTX) && napi_schedule_prep(&nic->napi)) {
-		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 		__napi_schedule(&nic->napi);
 	}
 	if (READ_ONCE(nic->policy) == EXO_NIC_POLICY_ADAPTIVE)
@@ -554,14 +583,14 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 	/* RADV bounds the receive delay by the same interval (RDTR stays 0). */
 	exo_nic_hw_set_moderation(&nic->hw, itr, 0, itr);
 	/* The link's causes in every mode (a NIC opened in timer-poll too). */
-	exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_LINK);
+	exo_nic_irq_on(nic, EXO_NIC_INT_LINK);
 	if (s->mode == EXO_NIC_MODE_TIMER_POLL) {
-		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 		hrtimer_start(&nic->poll_timer, ns_to_ktime(nic->poll_period_ns),
 			      HRTIMER_MODE_REL);
 	} else {
 		hrtimer_try_to_cancel(&nic->poll_timer);
-		exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX);
+		exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
 	}
 	napi_schedule(&nic->napi);
 }
@@ -877,6 +906,7 @@ int exo_nic_up(struct exo_nic *nic)
 		err = -ENOMEM;
 		goto out_free;
 	}
+	atomic_set(&nic->irq_enabled, 0);	/* reset or down masked every cause */
 	err = request_irq(nic->pdev->irq, exo_nic_irq, IRQF_SHARED, netdev->name, nic);
 	if (err)
 		goto out_free;
@@ -928,6 +958,7 @@ void exo_nic_down(struct exo_nic *nic)
 	napi_disable(&nic->napi);
 	/* A poll that read running before it was cleared may have unmasked. */
 	exo_nic_wr(nic, EXO_E1000_IMC, ~0u);
+	atomic_set(&nic->irq_enabled, 0);
 	free_irq(nic->pdev->irq, nic);
 	hrtimer_cancel(&nic->poll_timer);
 	hrtimer_cancel(&nic->busy_timer);

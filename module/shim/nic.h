@@ -98,6 +98,7 @@ struct exo_nic {
 	unsigned int mode;		/* applied; read locklessly by IRQ, NAPI, timers */
 	unsigned int itr_override_ns;	/* ethtool -C rx-usecs under a fixed moderated policy */
 	unsigned int poll_period_ns, busy_timeout_ns;
+	atomic_t irq_enabled;		/* shadow of IMS: the causes we unmasked */
 	bool irq_suspended;		/* busy-poll: interrupts kept masked after a busy poll */
 	u64 busy_last_ns;		/* the last busy poll */
 	unsigned int tick_ns;
