@@ -70,9 +70,20 @@ MODULE_PARM_DESC(nic_busy_timeout_us, "Busy-poll mode: back to interrupts after 
 /* Floors on the periods the controller asks for: a zero would spin. */
 #define EXO_NIC_MIN_PERIOD_NS	(10 * NSEC_PER_USEC)
 #define EXO_NIC_SERVICE_PERIOD	(2 * HZ)
-/* Descriptors a frame may take; the queue stops under this and wakes at twice it. */
+/*
+ * Descriptors a frame may take; the queue stops under this and wakes at
+ * twice it, or half the ring if less (2 * (MAX_SKB_FRAGS + 2) can exceed a
+ * 64-entry ring), never under the stop threshold (a 64-entry ring has 63
+ * free at most, over it even with CONFIG_MAX_SKB_FRAGS at its maximum).
+ */
 #define EXO_NIC_TX_STOP		(MAX_SKB_FRAGS + 2)
-#define EXO_NIC_TX_WAKE		(2 * EXO_NIC_TX_STOP)
+static_assert(EXO_NIC_TX_STOP < EXO_NIC_RING_MIN);
+
+static unsigned int exo_nic_tx_wake(const struct exo_nic *nic)
+{
+	return max_t(unsigned int, EXO_NIC_TX_STOP,
+		     min_t(unsigned int, 2 * EXO_NIC_TX_STOP, nic->tx.count / 2));
+}
 
 static unsigned int exo_nic_default_policy;
 static LIST_HEAD(exo_nics);		/* every bound NIC, for nicinfo */
@@ -372,7 +383,7 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	}
 	if (n)
 		netdev_tx_completed_queue(txq, packets, bytes);
-	if (n && exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_WAKE) {
+	if (n && exo_nic_ring_space(&nic->tx) >= exo_nic_tx_wake(nic)) {
 		/* Pairs with xmit's: it sees the room, or we see it stopped. */
 		smp_mb();
 		if (netif_tx_queue_stopped(txq) && READ_ONCE(nic->running)) {
