@@ -940,7 +940,8 @@ int exo_nic_up(struct exo_nic *nic)
 	if (exo_nic_policy(nic) == EXO_NIC_POLICY_ADAPTIVE)
 		exo_nic_tick_kick(nic);
 	spin_unlock_bh(&nic->mode_lock);
-	netif_start_queue(netdev);
+	/* Wake, not start: after a reset or -G the qdisc has frames waiting. */
+	netif_wake_queue(netdev);
 	mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
 	return 0;
 
@@ -960,6 +961,8 @@ void exo_nic_down(struct exo_nic *nic)
 	spin_lock_bh(&nic->mode_lock);
 	WRITE_ONCE(nic->running, false);
 	spin_unlock_bh(&nic->mode_lock);
+	/* A link check under way would turn the carrier on again after us. */
+	cancel_delayed_work_sync(&nic->service);
 	netif_carrier_off(netdev);
 	netif_tx_disable(netdev);
 	netif_addr_lock_bh(netdev);

@@ -81,8 +81,11 @@ static int exo_nic_set_ringparam(struct net_device *netdev, struct ethtool_ringp
 	NL_SET_ERR_MSG(extack, "rings of that size could not be set up");
 	nic->rx_count = old_rx;
 	nic->tx_count = old_tx;
-	if (exo_nic_up(nic))
-		netdev_err(netdev, "the old rings could not be set up again either\n");
+	if (exo_nic_up(nic)) {
+		/* IFF_UP without rings: closed, as the reset work does. */
+		netdev_err(netdev, "the old rings could not be set up again either: closing\n");
+		dev_close(netdev);
+	}
 	return err;
 }
 
