@@ -1034,7 +1034,7 @@ static void exo_nic_get_stats64(struct net_device *netdev, struct rtnl_link_stat
 	exo_nic_read_hw_stats(nic, &hw);
 	st->rx_packets = rx.packets;
 	st->rx_bytes = rx.bytes;
-	st->rx_dropped = rx.dropped + rx.alloc_failed;
+	st->rx_dropped = rx.dropped;	/* alloc_failed drops nothing: ethtool -S */
 	st->tx_packets = tx.packets;
 	st->tx_bytes = tx.bytes;
 	st->tx_dropped = tx.dropped;
@@ -1122,8 +1122,12 @@ static ssize_t policy_store(struct device *dev, struct device_attribute *attr,
 	int policy = exo_nic_parse_policy(buf);
 	int err;
 
-	if (policy < 0)
+	if (policy < 0) {
+		/* Its first 32 bytes, escaped: the writer's string is hostile. */
+		netdev_info(to_net_dev(dev), "policy \"%*pE\" rejected: not adaptive, interrupt, moderated, timer-poll or busy-poll\n",
+			    (int)min_t(size_t, strcspn(buf, "\n"), 32), buf);
 		return policy;
+	}
 	err = exo_nic_set_policy(exo_nic_of_dev(dev), policy, 0);
 	return err ? err : len;
 }
