@@ -352,7 +352,7 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 	 */
 	if (unlikely(exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)) {
 		netif_tx_stop_queue(txq);
-		smp_mb();
+		smp_mb();	/* stopped before space re-read; pairs with clean_tx's */
 		if (exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_STOP)
 			netif_tx_start_queue(txq);
 	}
@@ -384,8 +384,7 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	if (n)
 		netdev_tx_completed_queue(txq, packets, bytes);
 	if (n && exo_nic_ring_space(&nic->tx) >= exo_nic_tx_wake(nic)) {
-		/* Pairs with xmit's: it sees the room, or we see it stopped. */
-		smp_mb();
+		smp_mb();	/* room before stopped read; pairs with xmit's */
 		if (netif_tx_queue_stopped(txq) && READ_ONCE(nic->running)) {
 			netif_tx_wake_queue(txq);
 			woke = true;
