@@ -70,9 +70,20 @@ MODULE_PARM_DESC(nic_busy_timeout_us, "Busy-poll mode: back to interrupts after 
 /* Floors on the periods the controller asks for: a zero would spin. */
 #define EXO_NIC_MIN_PERIOD_NS	(10 * NSEC_PER_USEC)
 #define EXO_NIC_SERVICE_PERIOD	(2 * HZ)
-/* Descriptors a frame may take; the queue stops under this and wakes at twice it. */
+/*
+ * Descriptors a frame may take; the queue stops under this and wakes at
+ * twice it, or half the ring if less (2 * (MAX_SKB_FRAGS + 2) can exceed a
+ * 64-entry ring), never under the stop threshold (a 64-entry ring has 63
+ * free at most, over it even with CONFIG_MAX_SKB_FRAGS at its maximum).
+ */
 #define EXO_NIC_TX_STOP		(MAX_SKB_FRAGS + 2)
-#define EXO_NIC_TX_WAKE		(2 * EXO_NIC_TX_STOP)
+static_assert(EXO_NIC_TX_STOP < EXO_NIC_RING_MIN);
+
+static unsigned int exo_nic_tx_wake(const struct exo_nic *nic)
+{
+	return max_t(unsigned int, EXO_NIC_TX_STOP,
+		     min_t(unsigned int, 2 * EXO_NIC_TX_STOP, nic->tx.count / 2));
+}
 
 static unsigned int exo_nic_default_policy;
 static LIST_HEAD(exo_nics);		/* every bound NIC, for nicinfo */
@@ -113,6 +124,23 @@ static void exo_nic_hw_write32(void *ctx, unsigned int reg, unsigned int val)
 static void exo_nic_hw_udelay(void *ctx, unsigned int us)
 {
 	udelay(us);
+}
+
+/*
+ * Interrupt causes on and off, with their shadow (the IRQ handler claims only
+ * those): on before IMS, off after IMC, so the shadow never misses a cause
+ * the device may raise.
+ */
+static void exo_nic_irq_on(struct exo_nic *nic, u32 causes)
+{
+	atomic_or(causes, &nic->irq_enabled);
+	exo_nic_wr(nic, EXO_E1000_IMS, causes);
+}
+
+static void exo_nic_irq_off(struct exo_nic *nic, u32 causes)
+{
+	exo_nic_wr(nic, EXO_E1000_IMC, causes);
+	atomic_andnot(causes, &nic->irq_enabled);
 }
 
 /* --- receive ------------------------------------------------------------------- */
@@ -317,15 +345,23 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 		slot = exo_nic_tx_post(&nic->tx, m->dma, m->len, i == n - 1);
 		nic->tx_bufs[slot] = *m;
 	}
-	/* Completions take the same queue lock: no race with a wake. */
-	if (exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)
+	/*
+	 * Completions run without the queue's lock (as e1000's): stop, then
+	 * look again after the barrier that pairs with theirs, in case they
+	 * freed room without seeing the queue stopped.
+	 */
+	if (unlikely(exo_nic_ring_space(&nic->tx) < EXO_NIC_TX_STOP)) {
 		netif_tx_stop_queue(txq);
+		smp_mb();	/* stopped before space re-read; pairs with clean_tx's */
+		if (exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_STOP)
+			netif_tx_start_queue(txq);
+	}
 	if (__netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more()))
 		exo_nic_wr(nic, EXO_E1000_TDT, exo_nic_ring_tail(&nic->tx));
 	return NETDEV_TX_OK;
 }
 
-/* Frames the device has sent, under the queue's lock; returns how many. */
+/* Frames the device has sent (NAPI, without the queue's lock); returns how many. */
 static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(nic->netdev, 0);
@@ -333,7 +369,6 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	struct exo_nic_tx_buf *buf;
 	bool woke = false;
 
-	__netif_tx_lock(txq, smp_processor_id());
 	for (n = 0; n < nic->tx.count && exo_nic_tx_reap(&nic->tx, &slot); n++) {
 		if (WARN_ON_ONCE(slot >= nic->tx.count))
 			break;
@@ -348,17 +383,18 @@ static unsigned int exo_nic_clean_tx(struct exo_nic *nic, int budget)
 	}
 	if (n)
 		netdev_tx_completed_queue(txq, packets, bytes);
-	if (netif_tx_queue_stopped(txq) && exo_nic_ring_space(&nic->tx) >= EXO_NIC_TX_WAKE &&
-	    READ_ONCE(nic->running)) {
-		netif_tx_wake_queue(txq);
-		woke = true;
+	if (n && exo_nic_ring_space(&nic->tx) >= exo_nic_tx_wake(nic)) {
+		smp_mb();	/* room before stopped read; pairs with xmit's */
+		if (netif_tx_queue_stopped(txq) && READ_ONCE(nic->running)) {
+			netif_tx_wake_queue(txq);
+			woke = true;
+		}
 	}
-	u64_stats_update_begin(&nic->tx_stats.syncp);
+	u64_stats_update_begin(&nic->tx_stats.done_syncp);
 	nic->tx_stats.packets += packets;
 	nic->tx_stats.bytes += bytes;
 	nic->tx_stats.restarts += woke;
-	u64_stats_update_end(&nic->tx_stats.syncp);
-	__netif_tx_unlock(txq);
+	u64_stats_update_end(&nic->tx_stats.done_syncp);
 	return packets;
 }
 
@@ -381,6 +417,11 @@ static void exo_nic_free_tx_bufs(struct exo_nic *nic)
 
 /* --- interrupts, NAPI and the modes ----------------------------------------------- */
 
+/*
+ * Arms the controller's tick if it is not. Callers hold mode_lock, or run
+ * where down waits for them (the IRQ handler: free_irq): down clears running
+ * under mode_lock before it cancels the tick, which cannot be re-armed after.
+ */
 static void exo_nic_tick_kick(struct exo_nic *nic)
 {
 	if (READ_ONCE(nic->running) && !test_and_set_bit(EXO_NIC_TICK_ON, &nic->flags))
@@ -393,10 +434,16 @@ static void exo_nic_busy_seen(struct exo_nic *nic)
 	if (READ_ONCE(nic->mode) != EXO_NIC_MODE_BUSY_POLL)
 		return;
 	WRITE_ONCE(nic->busy_last_ns, ktime_get_ns());
-	if (READ_ONCE(nic->irq_suspended))
+	if (READ_ONCE(nic->irq_suspended)) {
+		/* Suspended without a timer (a mode applied meanwhile cancelled it). */
+		if (!hrtimer_is_queued(&nic->busy_timer))
+			hrtimer_start(&nic->busy_timer,
+				      ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
+				      HRTIMER_MODE_REL);
 		return;
+	}
 	WRITE_ONCE(nic->irq_suspended, true);
-	exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+	exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 	hrtimer_start(&nic->busy_timer, ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
 		      HRTIMER_MODE_REL);
 }
@@ -414,7 +461,15 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 	default:
 		break;
 	}
-	exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX);
+	exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
+	/*
+	 * A switch to timer-poll since the mode was read may have masked
+	 * (IMC) before the IMS above: mask again. apply writes the mode
+	 * before its IMC; the barrier orders our IMS before the re-read.
+	 */
+	mb();
+	if (READ_ONCE(nic->mode) == EXO_NIC_MODE_TIMER_POLL)
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 }
 
 static int exo_nic_poll(struct napi_struct *napi, int budget)
@@ -430,29 +485,49 @@ static int exo_nic_poll(struct napi_struct *napi, int budget)
 	exo_nic_mode_note_poll(nic->ctl, rx, tx, busy);
 	if (busy)
 		exo_nic_busy_seen(nic);
-	/* An empty RX ring (no pages to give) is polled again rather than left. */
-	if (work >= budget || !exo_nic_ring_in_flight(&nic->rx))
+	if (work >= budget)
 		return budget;
 	if (napi_complete_done(napi, work) && READ_ONCE(nic->running))
 		exo_nic_irq_after_poll(nic);
+	/*
+	 * No RX buffer posted (page_pool had none): the device cannot
+	 * receive, and no interrupt will say so. Rather than spin in softirq,
+	 * the service work polls (and refills) again shortly.
+	 */
+	if (budget && !exo_nic_ring_in_flight(&nic->rx) && READ_ONCE(nic->running)) {
+		set_bit(EXO_NIC_RX_STARVED, &nic->flags);
+		mod_delayed_work(system_power_efficient_wq, &nic->service, 1);
+	}
 	return work;
 }
 
 static irqreturn_t exo_nic_irq(int irq, void *data)
 {
 	struct exo_nic *nic = data;
-	u32 icr;
+	u32 raw, icr;
 
-	icr = exo_nic_rd(nic, EXO_E1000_ICR);	/* reading clears */
-	if (!icr || icr == ~0u)		/* shared line: another device's, or ours gone */
+	raw = exo_nic_rd(nic, EXO_E1000_ICR);	/* reading clears */
+	if (raw == ~0u)			/* ours gone (surprise removal) */
 		return IRQ_NONE;
+	/* Causes we masked are not ours to claim: the shared line's another device's. */
+	icr = raw & atomic_read(&nic->irq_enabled);
+	if (!icr) {
+		/*
+		 * The read cleared masked RX/TX causes: a poll under way
+		 * (which unmasks after it) runs again to see them.
+		 */
+		if ((raw & EXO_NIC_INT_RXTX) && READ_ONCE(nic->running) &&
+		    test_bit(NAPI_STATE_SCHED, &nic->napi.state))
+			napi_schedule(&nic->napi);
+		return IRQ_NONE;
+	}
 	if (!READ_ONCE(nic->running))
 		return IRQ_HANDLED;
 	exo_nic_mode_note_irq(nic->ctl);
 	if (icr & EXO_NIC_INT_LINK)
 		mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
 	if ((icr & EXO_NIC_INT_RXTX) && napi_schedule_prep(&nic->napi)) {
-		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 		__napi_schedule(&nic->napi);
 	}
 	if (READ_ONCE(nic->policy) == EXO_NIC_POLICY_ADAPTIVE)
@@ -504,6 +579,12 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 					      EXO_NIC_MIN_PERIOD_NS));
 	WRITE_ONCE(nic->busy_timeout_ns, max_t(unsigned int, s->busy_timeout_ns,
 					       EXO_NIC_MIN_PERIOD_NS));
+	/*
+	 * The busy timer off before the suspension ends: a busy poll that
+	 * suspends after this arms it again, and one that raced the clear
+	 * re-arms it at its next poll; never suspended without a timer.
+	 */
+	hrtimer_try_to_cancel(&nic->busy_timer);
 	WRITE_ONCE(nic->irq_suspended, false);
 	if (!READ_ONCE(nic->running))
 		return;		/* open applies the mode */
@@ -511,14 +592,15 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 		itr = nic->itr_override_ns ? nic->itr_override_ns : s->itr_ns;
 	/* RADV bounds the receive delay by the same interval (RDTR stays 0). */
 	exo_nic_hw_set_moderation(&nic->hw, itr, 0, itr);
+	/* The link's causes in every mode (a NIC opened in timer-poll too). */
+	exo_nic_irq_on(nic, EXO_NIC_INT_LINK);
 	if (s->mode == EXO_NIC_MODE_TIMER_POLL) {
-		exo_nic_wr(nic, EXO_E1000_IMC, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
 		hrtimer_start(&nic->poll_timer, ns_to_ktime(nic->poll_period_ns),
 			      HRTIMER_MODE_REL);
 	} else {
 		hrtimer_try_to_cancel(&nic->poll_timer);
-		hrtimer_try_to_cancel(&nic->busy_timer);
-		exo_nic_wr(nic, EXO_E1000_IMS, EXO_NIC_INT_RXTX | EXO_NIC_INT_LINK);
+		exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
 	}
 	napi_schedule(&nic->napi);
 }
@@ -581,12 +663,11 @@ int exo_nic_set_policy(struct exo_nic *nic, unsigned int policy, unsigned int it
 			exo_nic_apply(nic, &s);
 		}
 	}
-	spin_unlock_bh(&nic->mode_lock);
-	if (ret < 0)
-		return -EINVAL;
-	if (policy == EXO_NIC_POLICY_ADAPTIVE)
+	/* Under mode_lock: down, which clears running under it, cancels after. */
+	if (ret >= 0 && policy == EXO_NIC_POLICY_ADAPTIVE)
 		exo_nic_tick_kick(nic);
-	return 0;
+	spin_unlock_bh(&nic->mode_lock);
+	return ret < 0 ? -EINVAL : 0;
 }
 
 void exo_nic_get_mode_stats(struct exo_nic *nic, struct exo_nic_mode_stats *st)
@@ -640,12 +721,15 @@ void exo_nic_read_tx_stats(struct exo_nic *nic, struct exo_nic_tx_stats *out)
 
 	do {
 		start = u64_stats_fetch_begin(&nic->tx_stats.syncp);
-		out->packets = nic->tx_stats.packets;
-		out->bytes = nic->tx_stats.bytes;
 		out->dropped = nic->tx_stats.dropped;
 		out->map_failed = nic->tx_stats.map_failed;
-		out->restarts = nic->tx_stats.restarts;
 	} while (u64_stats_fetch_retry(&nic->tx_stats.syncp, start));
+	do {
+		start = u64_stats_fetch_begin(&nic->tx_stats.done_syncp);
+		out->packets = nic->tx_stats.packets;
+		out->bytes = nic->tx_stats.bytes;
+		out->restarts = nic->tx_stats.restarts;
+	} while (u64_stats_fetch_retry(&nic->tx_stats.done_syncp, start));
 }
 
 /* The RX ring's error counters, with those of rings earlier downs freed (rtnl). */
@@ -680,6 +764,11 @@ static void exo_nic_service_fn(struct work_struct *work)
 
 	if (!READ_ONCE(nic->running))
 		return;
+	if (test_and_clear_bit(EXO_NIC_RX_STARVED, &nic->flags)) {
+		local_bh_disable();	/* the poll runs at local_bh_enable() */
+		napi_schedule(&nic->napi);	/* it refills the RX ring */
+		local_bh_enable();
+	}
 	exo_nic_check_link(nic);
 	exo_nic_update_hw_stats(nic);
 	queue_delayed_work(system_power_efficient_wq, &nic->service,
@@ -784,9 +873,10 @@ static void exo_nic_free_all(struct exo_nic *nic)
 	nic->rx_pages = NULL;
 }
 
-static void exo_nic_set_rx_mode(struct net_device *netdev)
+/* The filters the netdev asks for, and its multicast table in nic->mta (addr lock). */
+static unsigned int exo_nic_filters(struct exo_nic *nic)
 {
-	struct exo_nic *nic = netdev_priv(netdev);
+	struct net_device *netdev = nic->netdev;
 	unsigned int filters = EXO_NIC_FILTER_BROADCAST;
 	struct netdev_hw_addr *ha;
 
@@ -794,10 +884,22 @@ static void exo_nic_set_rx_mode(struct net_device *netdev)
 		filters |= EXO_NIC_FILTER_PROMISC;
 	else if (netdev->flags & IFF_ALLMULTI)
 		filters |= EXO_NIC_FILTER_ALLMULTI;
+	/* Frames over 1522 bytes are dropped by the device without RCTL.LPE. */
+	if (READ_ONCE(netdev->mtu) > ETH_DATA_LEN)
+		filters |= EXO_NIC_FILTER_LONG;
 	memset(nic->mta, 0, sizeof(nic->mta));
 	netdev_for_each_mc_addr(ha, netdev)
 		exo_nic_mta_set(nic->mta, ha->addr);
-	exo_nic_hw_set_filters(&nic->hw, filters, nic->mta);
+	return filters;
+}
+
+static void exo_nic_set_rx_mode(struct net_device *netdev)
+{
+	struct exo_nic *nic = netdev_priv(netdev);
+
+	nic->filters = exo_nic_filters(nic);
+	if (nic->rx_on)
+		exo_nic_hw_set_filters(&nic->hw, nic->filters, nic->mta);
 }
 
 /* Brings the device up (rtnl): rings, buffers, IRQ, NAPI, the mode. */
@@ -814,26 +916,31 @@ int exo_nic_up(struct exo_nic *nic)
 		err = -ENOMEM;
 		goto out_free;
 	}
+	atomic_set(&nic->irq_enabled, 0);	/* reset or down masked every cause */
 	err = request_irq(nic->pdev->irq, exo_nic_irq, IRQF_SHARED, netdev->name, nic);
 	if (err)
 		goto out_free;
 	exo_nic_hw_link_setup(&nic->hw);
-	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count, EXO_NIC_FILTER_BROADCAST);
+	/* Serialised with set_rx_mode, which writes RCTL only while rx_on. */
+	netif_addr_lock_bh(netdev);
+	nic->filters = exo_nic_filters(nic);
+	exo_nic_hw_set_filters(&nic->hw, nic->filters, nic->mta);
+	exo_nic_hw_start_rx(&nic->hw, nic->rx_desc_dma, nic->rx.count, nic->filters);
+	nic->rx_on = true;
+	netif_addr_unlock_bh(netdev);
 	exo_nic_wr(nic, EXO_E1000_RDT, exo_nic_ring_tail(&nic->rx));
 	exo_nic_hw_start_tx(&nic->hw, nic->tx_desc_dma, nic->tx.count);
-	netif_addr_lock_bh(netdev);
-	exo_nic_set_rx_mode(netdev);
-	netif_addr_unlock_bh(netdev);
 	netdev_reset_queue(netdev);
 	napi_enable(&nic->napi);
 	spin_lock_bh(&nic->mode_lock);
 	WRITE_ONCE(nic->running, true);
 	exo_nic_mode_settings(nic->ctl, &s);
 	exo_nic_apply(nic, &s);
-	spin_unlock_bh(&nic->mode_lock);
 	if (exo_nic_policy(nic) == EXO_NIC_POLICY_ADAPTIVE)
 		exo_nic_tick_kick(nic);
-	netif_start_queue(netdev);
+	spin_unlock_bh(&nic->mode_lock);
+	/* Wake, not start: after a reset or -G the qdisc has frames waiting. */
+	netif_wake_queue(netdev);
 	mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
 	return 0;
 
@@ -853,18 +960,25 @@ void exo_nic_down(struct exo_nic *nic)
 	spin_lock_bh(&nic->mode_lock);
 	WRITE_ONCE(nic->running, false);
 	spin_unlock_bh(&nic->mode_lock);
+	/* A link check under way would turn the carrier on again after us. */
+	cancel_delayed_work_sync(&nic->service);
 	netif_carrier_off(netdev);
 	netif_tx_disable(netdev);
+	netif_addr_lock_bh(netdev);
+	nic->rx_on = false;
 	exo_nic_hw_stop(&nic->hw);
+	netif_addr_unlock_bh(netdev);
 	napi_disable(&nic->napi);
 	/* A poll that read running before it was cleared may have unmasked. */
 	exo_nic_wr(nic, EXO_E1000_IMC, ~0u);
+	atomic_set(&nic->irq_enabled, 0);
 	free_irq(nic->pdev->irq, nic);
 	hrtimer_cancel(&nic->poll_timer);
 	hrtimer_cancel(&nic->busy_timer);
 	hrtimer_cancel(&nic->tick_timer);
 	clear_bit(EXO_NIC_TICK_ON, &nic->flags);
 	cancel_delayed_work_sync(&nic->service);
+	clear_bit(EXO_NIC_RX_STARVED, &nic->flags);
 	/* What the device started before receive and transmit were off. */
 	usleep_range(10000, 20000);
 	exo_nic_update_hw_stats(nic);
@@ -919,7 +1033,7 @@ static void exo_nic_get_stats64(struct net_device *netdev, struct rtnl_link_stat
 	exo_nic_read_hw_stats(nic, &hw);
 	st->rx_packets = rx.packets;
 	st->rx_bytes = rx.bytes;
-	st->rx_dropped = rx.dropped + rx.alloc_failed;
+	st->rx_dropped = rx.dropped;	/* alloc_failed drops nothing: ethtool -S */
 	st->tx_packets = tx.packets;
 	st->tx_bytes = tx.bytes;
 	st->tx_dropped = tx.dropped;
@@ -946,10 +1060,18 @@ static int exo_nic_set_mac_address(struct net_device *netdev, void *p)
 	return 0;
 }
 
-/* Any MTU of min_mtu..max_mtu: a frame always fits one 2048-byte buffer. */
+/*
+ * Any MTU of min_mtu..max_mtu: a frame always fits one 2048-byte buffer;
+ * over 1500, the filters take long frames (RCTL.LPE).
+ */
 static int exo_nic_change_mtu(struct net_device *netdev, int new_mtu)
 {
 	WRITE_ONCE(netdev->mtu, new_mtu);
+	if (netif_running(netdev)) {
+		netif_addr_lock_bh(netdev);
+		exo_nic_set_rx_mode(netdev);
+		netif_addr_unlock_bh(netdev);
+	}
 	return 0;
 }
 
@@ -999,8 +1121,12 @@ static ssize_t policy_store(struct device *dev, struct device_attribute *attr,
 	int policy = exo_nic_parse_policy(buf);
 	int err;
 
-	if (policy < 0)
+	if (policy < 0) {
+		/* Its first 32 bytes, escaped: the writer's string is hostile. */
+		netdev_info(to_net_dev(dev), "policy \"%*pE\" rejected: not adaptive, interrupt, moderated, timer-poll or busy-poll\n",
+			    (int)min_t(size_t, strcspn(buf, "\n"), 32), buf);
 		return policy;
+	}
 	err = exo_nic_set_policy(exo_nic_of_dev(dev), policy, 0);
 	return err ? err : len;
 }
@@ -1197,6 +1323,7 @@ static int exo_nic_init_modes(struct exo_nic *nic)
 	u64_stats_init(&nic->hw_syncp);
 	u64_stats_init(&nic->rx_stats.syncp);
 	u64_stats_init(&nic->tx_stats.syncp);
+	u64_stats_init(&nic->tx_stats.done_syncp);
 	return 0;
 }
 
@@ -1356,6 +1483,10 @@ static void exo_nic_remove(struct pci_dev *pdev)
 	unregister_netdev(nic->netdev);	/* closes it: exo_nic_down() */
 	cancel_work_sync(&nic->reset_work);
 	cancel_delayed_work_sync(&nic->service);
+	/* Whatever armed a timer since down (never while down): gone before ctl. */
+	hrtimer_cancel(&nic->poll_timer);
+	hrtimer_cancel(&nic->busy_timer);
+	hrtimer_cancel(&nic->tick_timer);
 	netif_napi_del(&nic->napi);
 	if (exo_nic_hw_reset(&nic->hw))
 		dev_warn(&pdev->dev, "reset at removal did not complete\n");

@@ -38,8 +38,8 @@ struct exo_nic_tx_buf {
 
 /*
  * Counters of the shim's own (the device's are in hw_stats, the rings' in
- * exo_nic_ring): RX written by NAPI, TX under the queue's xmit lock (xmit and
- * NAPI's completions), each timer's by that timer only.
+ * exo_nic_ring): RX written by NAPI, TX's by xmit (its lock) or by NAPI's
+ * completions, each timer's by that timer only.
  */
 struct exo_nic_rx_stats {
 	u64 packets, bytes, dropped, alloc_failed;
@@ -47,13 +47,16 @@ struct exo_nic_rx_stats {
 };
 
 struct exo_nic_tx_stats {
-	u64 packets, bytes, dropped, map_failed, restarts;
+	u64 dropped, map_failed;	/* xmit's, under the xmit lock */
 	struct u64_stats_sync syncp;
+	u64 packets, bytes, restarts;	/* NAPI's completions (lockless) */
+	struct u64_stats_sync done_syncp;
 };
 
 /* struct exo_nic.flags bits */
 enum {
 	EXO_NIC_TICK_ON,	/* the controller's tick is armed */
+	EXO_NIC_RX_STARVED,	/* no RX buffer posted: the service work polls again */
 };
 
 struct exo_nic {
@@ -74,7 +77,15 @@ struct exo_nic {
 	/* xmit's mappings of one skb before its descriptors are posted */
 	struct exo_nic_tx_buf tx_map[MAX_SKB_FRAGS + 1];
 
-	unsigned int mta[EXO_E1000_MTA_WORDS];	/* set_rx_mode's (netif_addr_lock) */
+	/*
+	 * The filters and multicast table set_rx_mode last computed, and
+	 * whether receive is on (RCTL may be written): all under
+	 * netif_addr_lock, which up and down take around starting and
+	 * stopping receive, so set_rx_mode never re-enables it during down.
+	 */
+	unsigned int mta[EXO_E1000_MTA_WORDS];
+	unsigned int filters;
+	bool rx_on;
 
 	struct napi_struct napi;
 	bool running;			/* up: interrupts, timers and NAPI may touch the device */
@@ -87,6 +98,7 @@ struct exo_nic {
 	unsigned int mode;		/* applied; read locklessly by IRQ, NAPI, timers */
 	unsigned int itr_override_ns;	/* ethtool -C rx-usecs under a fixed moderated policy */
 	unsigned int poll_period_ns, busy_timeout_ns;
+	atomic_t irq_enabled;		/* shadow of IMS: the causes we unmasked */
 	bool irq_suspended;		/* busy-poll: interrupts kept masked after a busy poll */
 	u64 busy_last_ns;		/* the last busy poll */
 	unsigned int tick_ns;

@@ -58,9 +58,16 @@ static int exo_nic_set_ringparam(struct net_device *netdev, struct ethtool_ringp
 	unsigned int rx, tx;
 	int err;
 
-	if (ring->rx_mini_pending || ring->rx_jumbo_pending || !ring->rx_pending ||
-	    !ring->tx_pending) {
-		NL_SET_ERR_MSG(extack, "rings need at least one descriptor");
+	if (ring->rx_mini_pending || ring->rx_jumbo_pending) {
+		NL_SET_ERR_MSG(extack, "rx-mini and rx-jumbo rings are not supported");
+		return -EINVAL;
+	}
+	if (!ring->rx_pending) {
+		NL_SET_ERR_MSG(extack, "rx ring needs at least one descriptor");
+		return -EINVAL;
+	}
+	if (!ring->tx_pending) {
+		NL_SET_ERR_MSG(extack, "tx ring needs at least one descriptor");
 		return -EINVAL;
 	}
 	rx = exo_nic_ring_count_for(ring->rx_pending);
@@ -81,9 +88,25 @@ static int exo_nic_set_ringparam(struct net_device *netdev, struct ethtool_ringp
 	NL_SET_ERR_MSG(extack, "rings of that size could not be set up");
 	nic->rx_count = old_rx;
 	nic->tx_count = old_tx;
-	if (exo_nic_up(nic))
-		netdev_err(netdev, "the old rings could not be set up again either\n");
+	if (exo_nic_up(nic)) {
+		/* IFF_UP without rings: closed, as the reset work does. */
+		netdev_err(netdev, "the old rings could not be set up again either: closing\n");
+		dev_close(netdev);
+	}
 	return err;
+}
+
+/* The rx-usecs -c reports: the moderated mode's ITR, else 0. */
+static unsigned int exo_nic_rx_usecs(struct exo_nic *nic)
+{
+	struct exo_nic_mode_settings s;
+
+	spin_lock_bh(&nic->mode_lock);
+	exo_nic_mode_settings(nic->ctl, &s);
+	if (s.mode == EXO_NIC_MODE_MODERATED && nic->itr_override_ns)
+		s.itr_ns = nic->itr_override_ns;
+	spin_unlock_bh(&nic->mode_lock);
+	return s.mode == EXO_NIC_MODE_MODERATED ? DIV_ROUND_UP(s.itr_ns, NSEC_PER_USEC) : 0;
 }
 
 static int exo_nic_get_coalesce(struct net_device *netdev, struct ethtool_coalesce *ec,
@@ -92,17 +115,10 @@ static int exo_nic_get_coalesce(struct net_device *netdev, struct ethtool_coales
 {
 	struct exo_nic *nic = netdev_priv(netdev);
 	unsigned int policy = exo_nic_policy(nic);
-	struct exo_nic_mode_settings s;
 
-	spin_lock_bh(&nic->mode_lock);
-	exo_nic_mode_settings(nic->ctl, &s);
-	if (s.mode == EXO_NIC_MODE_MODERATED && nic->itr_override_ns)
-		s.itr_ns = nic->itr_override_ns;
-	spin_unlock_bh(&nic->mode_lock);
 	ec->use_adaptive_rx_coalesce = policy == EXO_NIC_POLICY_ADAPTIVE;
 	ec->use_adaptive_tx_coalesce = policy == EXO_NIC_POLICY_ADAPTIVE;
-	ec->rx_coalesce_usecs = s.mode == EXO_NIC_MODE_MODERATED ?
-				DIV_ROUND_UP(s.itr_ns, NSEC_PER_USEC) : 0;
+	ec->rx_coalesce_usecs = exo_nic_rx_usecs(nic);
 	return 0;
 }
 
@@ -118,8 +134,17 @@ static int exo_nic_set_coalesce(struct net_device *netdev, struct ethtool_coales
 	 * either turned off (ethtool -C adaptive-rx off leaves tx as read) off.
 	 */
 	if (adaptive ? ec->use_adaptive_rx_coalesce && ec->use_adaptive_tx_coalesce :
-	    ec->use_adaptive_rx_coalesce || ec->use_adaptive_tx_coalesce)
+	    ec->use_adaptive_rx_coalesce || ec->use_adaptive_tx_coalesce) {
+		/*
+		 * ethtool passes rx-usecs as -c read it unless given: another
+		 * value was asked for, which the adaptive policy would ignore.
+		 */
+		if (ec->rx_coalesce_usecs && ec->rx_coalesce_usecs != exo_nic_rx_usecs(nic)) {
+			NL_SET_ERR_MSG(extack, "rx-usecs needs adaptive-rx off");
+			return -EINVAL;
+		}
 		return exo_nic_set_policy(nic, EXO_NIC_POLICY_ADAPTIVE, 0);
+	}
 	if (!ec->rx_coalesce_usecs)
 		return exo_nic_set_policy(nic, EXO_NIC_MODE_INTERRUPT, 0);
 	if (ec->rx_coalesce_usecs > EXO_NIC_MAX_RX_USECS) {

@@ -104,7 +104,11 @@ bool TxRing::reap(u32* slot_out) {
   u32 s = slot(r_->next_to_clean);
   const u8* status = desc_bytes(s) + __builtin_offsetof(exo_e1000_tx_desc, status);
   if (!(load_acquire(status) & EXO_E1000_TXD_STAT_DD)) return false;
-  r_->next_to_clean++;
+  // DD cleared before the slot is free: a reap racing a post (the driver
+  // completes without the xmit lock) never takes a claimed slot, not yet
+  // written, for done on the stale status of its previous frame.
+  store_relaxed(writeback_word(s), u64{0});
+  store_release(&r_->next_to_clean, r_->next_to_clean + 1);
   *slot_out = s;
   return true;
 }

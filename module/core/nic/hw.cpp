@@ -200,6 +200,7 @@ u32 Hw::rctl_filter_bits(u32 filters) {
     bits |= EXO_E1000_RCTL_UPE | EXO_E1000_RCTL_MPE | EXO_E1000_RCTL_BAM;
   if (filters & EXO_NIC_FILTER_ALLMULTI) bits |= EXO_E1000_RCTL_MPE;
   if (filters & EXO_NIC_FILTER_BROADCAST) bits |= EXO_E1000_RCTL_BAM;
+  if (filters & EXO_NIC_FILTER_LONG) bits |= EXO_E1000_RCTL_LPE;
   return bits;
 }
 
@@ -247,7 +248,7 @@ void Hw::set_filters(u32 filters, const u32* mta) {
     for (u32 i = 0; i < EXO_E1000_MTA_WORDS; ++i) regs_.write(EXO_E1000_MTA + 4 * i, mta[i]);
   }
   u32 rctl = regs_.read(EXO_E1000_RCTL);
-  rctl &= ~(EXO_E1000_RCTL_UPE | EXO_E1000_RCTL_MPE | EXO_E1000_RCTL_BAM);
+  rctl &= ~(EXO_E1000_RCTL_UPE | EXO_E1000_RCTL_MPE | EXO_E1000_RCTL_BAM | EXO_E1000_RCTL_LPE);
   regs_.write(EXO_E1000_RCTL, rctl | rctl_filter_bits(filters));
   regs_.flush();
 }

@@ -83,6 +83,8 @@ void exo_nic_hw_stop(const struct exo_nic_hw *hw);
 #define EXO_NIC_FILTER_PROMISC	(1u << 0)	/* every unicast and multicast */
 #define EXO_NIC_FILTER_ALLMULTI	(1u << 1)	/* every multicast */
 #define EXO_NIC_FILTER_BROADCAST (1u << 2)
+/* Frames over 1522 bytes (RCTL.LPE): an MTU over 1500 needs it. */
+#define EXO_NIC_FILTER_LONG	(1u << 3)
 /*
  * Filters, and the multicast hash table: |mta| is EXO_E1000_MTA_WORDS words
  * (bits set with exo_nic_mta_set()), or NULL to leave the table as is.

@@ -262,6 +262,21 @@ TEST(NicFilters, RctlBitsAndTable) {
   EXPECT_EQ(sim.peek(EXO_E1000_MTA + 4 * 5), mta[5]);
 }
 
+// An MTU over 1500: frames over 1522 bytes need RCTL.LPE, at start and after.
+TEST(NicFilters, LongFramesSetAndClearLpe) {
+  SimE1000 sim;
+  exo_nic_hw_start_rx(sim.hw(), 0, 64, EXO_NIC_FILTER_BROADCAST | EXO_NIC_FILTER_LONG);
+  EXPECT_EQ(sim.peek(EXO_E1000_RCTL), EXO_E1000_RCTL_EN | EXO_E1000_RCTL_SECRC |
+                                          EXO_E1000_RCTL_BAM | EXO_E1000_RCTL_LPE);
+  exo_nic_hw_set_filters(sim.hw(), EXO_NIC_FILTER_BROADCAST, nullptr);
+  EXPECT_EQ(sim.peek(EXO_E1000_RCTL), EXO_E1000_RCTL_EN | EXO_E1000_RCTL_SECRC |
+                                          EXO_E1000_RCTL_BAM);
+  exo_nic_hw_set_filters(sim.hw(), EXO_NIC_FILTER_PROMISC | EXO_NIC_FILTER_LONG, nullptr);
+  EXPECT_EQ(sim.peek(EXO_E1000_RCTL), EXO_E1000_RCTL_EN | EXO_E1000_RCTL_SECRC |
+                                          EXO_E1000_RCTL_UPE | EXO_E1000_RCTL_MPE |
+                                          EXO_E1000_RCTL_BAM | EXO_E1000_RCTL_LPE);
+}
+
 // The hash the core computes is the one the (simulated) device filters on.
 TEST(NicFilters, MulticastReachesTheRingOnlyWhenHashed) {
   NicBed bed(64);
