@@ -329,9 +329,12 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 		return NETDEV_TX_OK;
 	}
 	if (unlikely(exo_nic_ring_space(&nic->tx) < skb_shinfo(skb)->nr_frags + 1)) {
-		/* The queue stops before this can happen. */
+		/* The queue stops before this can happen; if it does, as below. */
 		netif_tx_stop_queue(txq);
-		return NETDEV_TX_BUSY;
+		smp_mb();	/* stopped before space re-read; pairs with clean_tx's */
+		if (exo_nic_ring_space(&nic->tx) < skb_shinfo(skb)->nr_frags + 1)
+			return NETDEV_TX_BUSY;
+		netif_tx_start_queue(txq);
 	}
 	n = exo_nic_tx_map(nic, skb);
 	if (n < 0) {
