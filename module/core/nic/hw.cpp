@@ -204,13 +204,25 @@ u32 Hw::rctl_filter_bits(u32 filters) {
   return bits;
 }
 
+// The receive and transmit rings' registers have one layout from their
+// base (RDBAL, TDBAL): address low and high, length, head, tail.
+static_assert(EXO_E1000_RDBAH - EXO_E1000_RDBAL == EXO_E1000_TDBAH - EXO_E1000_TDBAL &&
+              EXO_E1000_RDLEN - EXO_E1000_RDBAL == EXO_E1000_TDLEN - EXO_E1000_TDBAL &&
+              EXO_E1000_RDH - EXO_E1000_RDBAL == EXO_E1000_TDH - EXO_E1000_TDBAL &&
+              EXO_E1000_RDT - EXO_E1000_RDBAL == EXO_E1000_TDT - EXO_E1000_TDBAL,
+              "RX and TX ring registers share a layout");
+
+void Hw::give_ring(u32 base, u64 ring_dma, u32 count) {
+  regs_.write(base, static_cast<u32>(ring_dma));
+  regs_.write(base + (EXO_E1000_RDBAH - EXO_E1000_RDBAL), static_cast<u32>(ring_dma >> 32));
+  regs_.write(base + (EXO_E1000_RDLEN - EXO_E1000_RDBAL), count * EXO_E1000_DESC_SIZE);
+  regs_.write(base + (EXO_E1000_RDH - EXO_E1000_RDBAL), 0);
+  regs_.write(base + (EXO_E1000_RDT - EXO_E1000_RDBAL), 0);
+}
+
 void Hw::start_rx(u64 ring_dma, u32 count, u32 filters) {
   regs_.write(EXO_E1000_RCTL, regs_.read(EXO_E1000_RCTL) & ~EXO_E1000_RCTL_EN);
-  regs_.write(EXO_E1000_RDBAL, static_cast<u32>(ring_dma));
-  regs_.write(EXO_E1000_RDBAH, static_cast<u32>(ring_dma >> 32));
-  regs_.write(EXO_E1000_RDLEN, count * EXO_E1000_DESC_SIZE);
-  regs_.write(EXO_E1000_RDH, 0);
-  regs_.write(EXO_E1000_RDT, 0);
+  give_ring(EXO_E1000_RDBAL, ring_dma, count);
   regs_.write(EXO_E1000_RCTL, EXO_E1000_RCTL_EN | EXO_E1000_RCTL_BSIZE_2048 |
                                   EXO_E1000_RCTL_SECRC | rctl_filter_bits(filters));
   regs_.flush();
@@ -218,11 +230,7 @@ void Hw::start_rx(u64 ring_dma, u32 count, u32 filters) {
 
 void Hw::start_tx(u64 ring_dma, u32 count) {
   regs_.write(EXO_E1000_TCTL, regs_.read(EXO_E1000_TCTL) & ~EXO_E1000_TCTL_EN);
-  regs_.write(EXO_E1000_TDBAL, static_cast<u32>(ring_dma));
-  regs_.write(EXO_E1000_TDBAH, static_cast<u32>(ring_dma >> 32));
-  regs_.write(EXO_E1000_TDLEN, count * EXO_E1000_DESC_SIZE);
-  regs_.write(EXO_E1000_TDH, 0);
-  regs_.write(EXO_E1000_TDT, 0);
+  give_ring(EXO_E1000_TDBAL, ring_dma, count);
   regs_.write(EXO_E1000_TIPG, EXO_E1000_TIPG_COPPER);
   regs_.write(EXO_E1000_TIDV, 0);
   regs_.write(EXO_E1000_TADV, 0);

@@ -118,6 +118,8 @@ class Hw {
 
  private:
   void mask_all();
+  // Base address, length, head = tail = 0 of the ring whose registers start at |base|.
+  void give_ring(u32 base, u64 ring_dma, u32 count);
   u64 read_counter64(u32 low);
 
   Regs regs_;
