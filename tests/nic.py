@@ -20,7 +20,6 @@ Also a script, for the processes that run in the peer's namespace:
     nic.py udp-seq-send ADDR PORT N PPS   N datagrams numbered 0..N-1, at PPS
     nic.py udp-seq-recv PORT N SECONDS    count them: received, lost, duplicated
 """
-import contextlib
 import hashlib
 import json
 import os
@@ -49,8 +48,8 @@ PEER_ITR = 0
 LINUX_DEFAULT_ITR = 3
 POLICIES = ("interrupt", "moderated", "timer-poll", "busy-poll")
 ADAPTIVE = "adaptive"
-SYSFS_COUNTERS = ("rate_pps", "batch_x16", "mode_changes", "irqs", "polls", "busy_polls",
-                  "timer_polls")
+SYSFS_COUNTERS = ("rate_pps", "batch_x16", "irq_rate", "mode_changes", "irqs", "polls",
+                  "busy_polls", "timer_polls")
 NICINFO = "/sys/kernel/debug/exofusion/nicinfo"
 LINK_TIMEOUT = 30
 PORT = 5201
@@ -480,29 +479,36 @@ class Topology:
         (sockperf needs about 2 s for a valid window)."""
         server = self.sockperf_server(PEER, port)
         try:
+            start_ns = time.monotonic_ns()
             res = run("sockperf", "ping-pong", "-i", PEER_ADDR, "-p", port, "-m", size,
                       "-t", seconds, "--full-rtt", "--no-rdtsc", "--dontwarmup",
                       *(("--mps", mps) if mps else ()), timeout=seconds * 20 + 60)
+            end_ns = time.monotonic_ns()
         finally:
             stop(server)
-        return parse_sockperf(res.stdout + res.stderr)
+        return {**parse_sockperf(res.stdout + res.stderr), "start_ns": start_ns, "end_ns": end_ns}
 
     def udp_flood(self, seconds=2, size=64, port=PORT):
         """The peer floods the DUT with |size|-byte UDP datagrams (sockperf
         throughput) while a sockperf server receives them: sent and
-        delivered (the DUT's UDP InDatagrams) and the DUT's interrupts."""
+        delivered (the DUT's UDP InDatagrams) and the DUT's interrupts, and
+        when the flood started and ended (time.monotonic_ns(), the kernel's
+        ktime_get_ns())."""
         server = self.sockperf_server(self.primary, port)
         try:
             before = (udp_stats(None), self.stats(PEER), interrupts(self.primary))
+            start_ns = time.monotonic_ns()
             self.run_in(PEER, "sockperf", "throughput", "-i", PRIMARY_ADDR, "-p", port,
                         "-m", size, "-t", seconds, "--no-rdtsc", "--dontwarmup",
                         timeout=seconds * 20 + 60)
+            end_ns = time.monotonic_ns()
             after = (udp_stats(None), self.stats(PEER), interrupts(self.primary))
         finally:
             stop(server)
         return {"sent": after[1]["tx_packets"] - before[1]["tx_packets"],
                 "delivered": after[0]["InDatagrams"] - before[0]["InDatagrams"],
-                "irqs": after[2] - before[2], "seconds": seconds}
+                "irqs": after[2] - before[2], "seconds": seconds,
+                "start_ns": start_ns, "end_ns": end_ns}
 
     def iperf3(self, seconds=2, reverse=True, port=PORT + 1):
         """iperf3 TCP between the DUT (client) and the peer (server); with

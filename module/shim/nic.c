@@ -45,7 +45,7 @@ MODULE_PARM_DESC(nic_policy, "Poll policy a new NIC starts with: adaptive, inter
 /* The controller's tunables (mode_api.h); 0 takes the controller's default. */
 static unsigned int nic_tick_us, nic_ema_shift, nic_moderated_up_pps, nic_moderated_down_pps;
 static unsigned int nic_poll_up_pps, nic_poll_down_pps, nic_dwell_ms, nic_itr_ns;
-static unsigned int nic_poll_period_us, nic_busy_timeout_us;
+static unsigned int nic_poll_period_us, nic_busy_timeout_us, nic_bulk_itr_ns;
 module_param(nic_tick_us, uint, 0444);
 MODULE_PARM_DESC(nic_tick_us, "Mode controller period (us)");
 module_param(nic_ema_shift, uint, 0444);
@@ -62,6 +62,8 @@ module_param(nic_dwell_ms, uint, 0444);
 MODULE_PARM_DESC(nic_dwell_ms, "Minimum time in a mode before the next change (ms)");
 module_param(nic_itr_ns, uint, 0444);
 MODULE_PARM_DESC(nic_itr_ns, "Moderated mode: minimum interval between interrupts (ns)");
+module_param(nic_bulk_itr_ns, uint, 0444);
+MODULE_PARM_DESC(nic_bulk_itr_ns, "Moderated mode at timer-poll's rates: interval between interrupts (ns)");
 module_param(nic_poll_period_us, uint, 0444);
 MODULE_PARM_DESC(nic_poll_period_us, "Timer-poll mode: poll period (us)");
 module_param(nic_busy_timeout_us, uint, 0444);
@@ -307,6 +309,45 @@ unwind:
 	return -ENOMEM;
 }
 
+/*
+ * Frames are in flight: NAPI polls within EXO_NIC_TX_REAP_NS. Fully ordered
+ * (test_and_set_bit): the frames posted before it are seen by a poll that
+ * clears the bit after (exo_nic_tx_reap_done).
+ */
+static void exo_nic_tx_reap_arm(struct exo_nic *nic)
+{
+	if (!test_and_set_bit(EXO_NIC_TX_REAP_ON, &nic->flags))
+		hrtimer_start(&nic->tx_reap_timer, ns_to_ktime(EXO_NIC_TX_REAP_NS),
+			      HRTIMER_MODE_REL);
+}
+
+/* After a poll's reap: the timer stays armed while frames are in flight. */
+static void exo_nic_tx_reap_done(struct exo_nic *nic)
+{
+	if (exo_nic_ring_in_flight(&nic->tx)) {
+		exo_nic_tx_reap_arm(nic);
+		return;
+	}
+	if (!test_bit(EXO_NIC_TX_REAP_ON, &nic->flags) ||
+	    hrtimer_try_to_cancel(&nic->tx_reap_timer) != 1)
+		return;		/* not armed, or firing: it clears the bit */
+	clear_bit(EXO_NIC_TX_REAP_ON, &nic->flags);
+	smp_mb__after_atomic();	/* cleared before in-flight re-read; pairs with arm */
+	if (exo_nic_ring_in_flight(&nic->tx))	/* an xmit that saw the bit still set */
+		exo_nic_tx_reap_arm(nic);
+}
+
+static enum hrtimer_restart exo_nic_tx_reap_timer_fn(struct hrtimer *t)
+{
+	struct exo_nic *nic = container_of(t, struct exo_nic, tx_reap_timer);
+
+	clear_bit(EXO_NIC_TX_REAP_ON, &nic->flags);
+	smp_mb__after_atomic();	/* as in exo_nic_tx_reap_done */
+	if (READ_ONCE(nic->running) && exo_nic_ring_in_flight(&nic->tx))
+		napi_schedule(&nic->napi);
+	return HRTIMER_NORESTART;
+}
+
 static void exo_nic_tx_drop(struct exo_nic *nic, struct sk_buff *skb, bool map_failed)
 {
 	dev_kfree_skb_any(skb);
@@ -361,6 +402,7 @@ static netdev_tx_t exo_nic_xmit(struct sk_buff *skb, struct net_device *netdev)
 	}
 	if (__netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more()))
 		exo_nic_wr(nic, EXO_E1000_TDT, exo_nic_ring_tail(&nic->tx));
+	exo_nic_tx_reap_arm(nic);
 	return NETDEV_TX_OK;
 }
 
@@ -446,7 +488,7 @@ static void exo_nic_busy_seen(struct exo_nic *nic)
 		return;
 	}
 	WRITE_ONCE(nic->irq_suspended, true);
-	exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
+	exo_nic_irq_off(nic, EXO_NIC_INT_RX);
 	hrtimer_start(&nic->busy_timer, ns_to_ktime(READ_ONCE(nic->busy_timeout_ns)),
 		      HRTIMER_MODE_REL);
 }
@@ -464,7 +506,7 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 	default:
 		break;
 	}
-	exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
+	exo_nic_irq_on(nic, EXO_NIC_INT_RX);
 	/*
 	 * A switch to timer-poll since the mode was read may have masked
 	 * (IMC) before the IMS above: mask again. apply writes the mode
@@ -472,7 +514,7 @@ static void exo_nic_irq_after_poll(struct exo_nic *nic)
 	 */
 	mb();
 	if (READ_ONCE(nic->mode) == EXO_NIC_MODE_TIMER_POLL)
-		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RX);
 }
 
 static int exo_nic_poll(struct napi_struct *napi, int budget)
@@ -483,6 +525,7 @@ static int exo_nic_poll(struct napi_struct *napi, int budget)
 	int work = 0;
 
 	tx = exo_nic_clean_tx(nic, budget);
+	exo_nic_tx_reap_done(nic);
 	if (budget)
 		work = exo_nic_clean_rx(nic, budget, &rx);
 	exo_nic_mode_note_poll(nic->ctl, rx, tx, busy);
@@ -519,7 +562,7 @@ static irqreturn_t exo_nic_irq(int irq, void *data)
 		 * The read cleared masked RX/TX causes: a poll under way
 		 * (which unmasks after it) runs again to see them.
 		 */
-		if ((raw & EXO_NIC_INT_RXTX) && READ_ONCE(nic->running) &&
+		if ((raw & EXO_NIC_INT_RX) && READ_ONCE(nic->running) &&
 		    test_bit(NAPI_STATE_SCHED, &nic->napi.state))
 			napi_schedule(&nic->napi);
 		return IRQ_NONE;
@@ -529,8 +572,8 @@ static irqreturn_t exo_nic_irq(int irq, void *data)
 	exo_nic_mode_note_irq(nic->ctl);
 	if (icr & EXO_NIC_INT_LINK)
 		mod_delayed_work(system_power_efficient_wq, &nic->service, 0);
-	if ((icr & EXO_NIC_INT_RXTX) && napi_schedule_prep(&nic->napi)) {
-		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
+	if ((icr & EXO_NIC_INT_RX) && napi_schedule_prep(&nic->napi)) {
+		exo_nic_irq_off(nic, EXO_NIC_INT_RX);
 		__napi_schedule(&nic->napi);
 	}
 	if (READ_ONCE(nic->policy) == EXO_NIC_POLICY_ADAPTIVE)
@@ -569,6 +612,13 @@ static enum hrtimer_restart exo_nic_busy_timer_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* The interrupt interval (mode_lock held); RADV bounds the receive delay by the same. */
+static void exo_nic_set_itr(struct exo_nic *nic, unsigned int itr_ns)
+{
+	nic->itr_ns = itr_ns;
+	exo_nic_hw_set_moderation(&nic->hw, itr_ns, 0, itr_ns);	/* RDTR stays 0 */
+}
+
 /*
  * Applies the controller's settings (mode_lock held; any context but hard
  * IRQ). Ends with a NAPI schedule: a poll that read the old mode runs again.
@@ -593,17 +643,16 @@ static void exo_nic_apply(struct exo_nic *nic, const struct exo_nic_mode_setting
 		return;		/* open applies the mode */
 	if (s->mode == EXO_NIC_MODE_MODERATED)
 		itr = nic->itr_override_ns ? nic->itr_override_ns : s->itr_ns;
-	/* RADV bounds the receive delay by the same interval (RDTR stays 0). */
-	exo_nic_hw_set_moderation(&nic->hw, itr, 0, itr);
+	exo_nic_set_itr(nic, itr);
 	/* The link's causes in every mode (a NIC opened in timer-poll too). */
 	exo_nic_irq_on(nic, EXO_NIC_INT_LINK);
 	if (s->mode == EXO_NIC_MODE_TIMER_POLL) {
-		exo_nic_irq_off(nic, EXO_NIC_INT_RXTX);
+		exo_nic_irq_off(nic, EXO_NIC_INT_RX);
 		hrtimer_start(&nic->poll_timer, ns_to_ktime(nic->poll_period_ns),
 			      HRTIMER_MODE_REL);
 	} else {
 		hrtimer_try_to_cancel(&nic->poll_timer);
-		exo_nic_irq_on(nic, EXO_NIC_INT_RXTX);
+		exo_nic_irq_on(nic, EXO_NIC_INT_RX);
 	}
 	napi_schedule(&nic->napi);
 }
@@ -620,6 +669,18 @@ static void exo_nic_mode_changed(struct exo_nic *nic, const struct exo_nic_mode_
 	exo_nic_apply(nic, &s);
 }
 
+/* The same mode with another ITR (moderated's bulk interval): not a mode change. */
+static void exo_nic_retune(struct exo_nic *nic)
+{
+	struct exo_nic_mode_settings s;
+
+	exo_nic_mode_settings(nic->ctl, &s);
+	if (s.mode != EXO_NIC_MODE_MODERATED || nic->itr_override_ns || s.itr_ns == nic->itr_ns)
+		return;
+	netdev_dbg(nic->netdev, "moderated: interval %u -> %u ns\n", nic->itr_ns, s.itr_ns);
+	exo_nic_set_itr(nic, s.itr_ns);
+}
+
 static enum hrtimer_restart exo_nic_tick_fn(struct hrtimer *t)
 {
 	struct exo_nic *nic = container_of(t, struct exo_nic, tick_timer);
@@ -629,6 +690,8 @@ static enum hrtimer_restart exo_nic_tick_fn(struct hrtimer *t)
 	spin_lock(&nic->mode_lock);
 	if (exo_nic_mode_tick(nic->ctl, ktime_get_ns(), &ch) == 1)
 		exo_nic_mode_changed(nic, &ch);
+	else if (READ_ONCE(nic->running))
+		exo_nic_retune(nic);
 	more = READ_ONCE(nic->running) && exo_nic_mode_wants_tick(nic->ctl);
 	if (!more)
 		clear_bit(EXO_NIC_TICK_ON, &nic->flags);
@@ -980,6 +1043,8 @@ void exo_nic_down(struct exo_nic *nic)
 	hrtimer_cancel(&nic->busy_timer);
 	hrtimer_cancel(&nic->tick_timer);
 	clear_bit(EXO_NIC_TICK_ON, &nic->flags);
+	hrtimer_cancel(&nic->tx_reap_timer);	/* xmit and NAPI, which arm it, are off */
+	clear_bit(EXO_NIC_TX_REAP_ON, &nic->flags);
 	cancel_delayed_work_sync(&nic->service);
 	clear_bit(EXO_NIC_RX_STARVED, &nic->flags);
 	/* What the device started before receive and transmit were off. */
@@ -1137,8 +1202,8 @@ static DEVICE_ATTR_RW(policy);
 
 /* The read-only files: one field of the controller's stats each. */
 enum exo_nic_stat_field {
-	EXO_NIC_ST_MODE, EXO_NIC_ST_RATE, EXO_NIC_ST_BATCH, EXO_NIC_ST_CHANGES,
-	EXO_NIC_ST_IRQS, EXO_NIC_ST_POLLS, EXO_NIC_ST_BUSY_POLLS,
+	EXO_NIC_ST_MODE, EXO_NIC_ST_RATE, EXO_NIC_ST_BATCH, EXO_NIC_ST_IRQ_RATE,
+	EXO_NIC_ST_CHANGES, EXO_NIC_ST_IRQS, EXO_NIC_ST_POLLS, EXO_NIC_ST_BUSY_POLLS,
 };
 
 static ssize_t exo_nic_stat_show(struct device *dev, char *buf, enum exo_nic_stat_field f)
@@ -1160,6 +1225,9 @@ static ssize_t exo_nic_stat_show(struct device *dev, char *buf, enum exo_nic_sta
 		break;
 	case EXO_NIC_ST_BATCH:
 		v = st->batch_x16;
+		break;
+	case EXO_NIC_ST_IRQ_RATE:
+		v = st->irq_rate;
 		break;
 	case EXO_NIC_ST_CHANGES:
 		v = st->changes;
@@ -1188,6 +1256,7 @@ static DEVICE_ATTR_RO(_name)
 EXO_NIC_STAT_ATTR(mode, EXO_NIC_ST_MODE);
 EXO_NIC_STAT_ATTR(rate_pps, EXO_NIC_ST_RATE);
 EXO_NIC_STAT_ATTR(batch_x16, EXO_NIC_ST_BATCH);
+EXO_NIC_STAT_ATTR(irq_rate, EXO_NIC_ST_IRQ_RATE);
 EXO_NIC_STAT_ATTR(mode_changes, EXO_NIC_ST_CHANGES);
 EXO_NIC_STAT_ATTR(irqs, EXO_NIC_ST_IRQS);
 EXO_NIC_STAT_ATTR(polls, EXO_NIC_ST_POLLS);
@@ -1204,6 +1273,7 @@ static struct attribute *exo_nic_attrs[] = {
 	&dev_attr_mode.attr,
 	&dev_attr_rate_pps.attr,
 	&dev_attr_batch_x16.attr,
+	&dev_attr_irq_rate.attr,
 	&dev_attr_mode_changes.attr,
 	&dev_attr_irqs.attr,
 	&dev_attr_polls.attr,
@@ -1224,10 +1294,10 @@ static void exo_nicinfo_one(struct seq_file *m, struct exo_nic *nic, struct exo_
 	unsigned int i, n;
 
 	exo_nic_get_mode_stats(nic, st);
-	seq_printf(m, "nic %s pci %s policy %s mode %s rate_pps %u batch_x16 %u changes %llu irqs %llu polls %llu busy_polls %llu timer_polls %llu\n",
+	seq_printf(m, "nic %s pci %s policy %s mode %s rate_pps %u batch_x16 %u irq_rate %u changes %llu irqs %llu polls %llu busy_polls %llu timer_polls %llu\n",
 		   nic->netdev->name, pci_name(nic->pdev), exo_nic_name_of(st->policy),
-		   exo_nic_name_of(st->mode), st->rate_pps, st->batch_x16, st->changes,
-		   st->irqs, st->polls, st->busy_polls, READ_ONCE(nic->timer_polls));
+		   exo_nic_name_of(st->mode), st->rate_pps, st->batch_x16, st->irq_rate,
+		   st->changes, st->irqs, st->polls, st->busy_polls, READ_ONCE(nic->timer_polls));
 	n = min_t(unsigned int, st->history_len, EXO_NIC_MODE_HISTORY);
 	for (i = 0; i < n; i++) {
 		const struct exo_nic_mode_change *c = &st->history[i];
@@ -1293,6 +1363,7 @@ static void exo_nic_mode_params(struct exo_nic_mode_params *p)
 	p->itr_ns = nic_itr_ns ?: p->itr_ns;
 	p->poll_period_us = nic_poll_period_us ?: p->poll_period_us;
 	p->busy_timeout_us = nic_busy_timeout_us ?: p->busy_timeout_us;
+	p->bulk_itr_ns = nic_bulk_itr_ns ?: p->bulk_itr_ns;
 }
 
 /* The controller, its timers and the works: everything up/down uses but rings. */
@@ -1318,6 +1389,8 @@ static int exo_nic_init_modes(struct exo_nic *nic)
 	nic->poll_timer.function = exo_nic_poll_timer_fn;
 	hrtimer_init(&nic->busy_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	nic->busy_timer.function = exo_nic_busy_timer_fn;
+	hrtimer_init(&nic->tx_reap_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	nic->tx_reap_timer.function = exo_nic_tx_reap_timer_fn;
 	hrtimer_init(&nic->tick_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	nic->tick_timer.function = exo_nic_tick_fn;
 	INIT_DELAYED_WORK(&nic->service, exo_nic_service_fn);
@@ -1490,6 +1563,7 @@ static void exo_nic_remove(struct pci_dev *pdev)
 	hrtimer_cancel(&nic->poll_timer);
 	hrtimer_cancel(&nic->busy_timer);
 	hrtimer_cancel(&nic->tick_timer);
+	hrtimer_cancel(&nic->tx_reap_timer);
 	netif_napi_del(&nic->napi);
 	if (exo_nic_hw_reset(&nic->hw))
 		dev_warn(&pdev->dev, "reset at removal did not complete\n");

@@ -587,15 +587,15 @@ def test_slab_ctl_unwritable_needs_root(unprivileged):
 
 NIC_VALUES = {
     "eth1": {"policy": "adaptive", "mode": "timer-poll", "rate_pps": "61234", "batch_x16": "84",
-             "mode_changes": "3", "irqs": "1200", "polls": "90000", "busy_polls": "0",
+             "irq_rate": "0", "mode_changes": "3", "irqs": "1200", "polls": "90000", "busy_polls": "0",
              "timer_polls": "88000"},
     "eth2": {"policy": "moderated", "mode": "moderated", "rate_pps": "0", "batch_x16": "0",
-             "mode_changes": "1", "irqs": "7", "polls": "7", "busy_polls": "2",
+             "irq_rate": "2", "mode_changes": "1", "irqs": "7", "polls": "7", "busy_polls": "2",
              "timer_polls": "0"},
 }
 
 NICINFO = """\
-nic eth1 pci 0000:00:11.0 policy adaptive mode timer-poll rate_pps 61234 batch_x16 84 changes 3 irqs 1200 polls 90000 busy_polls 0 timer_polls 88000
+nic eth1 pci 0000:00:11.0 policy adaptive mode timer-poll rate_pps 61234 batch_x16 84 irq_rate 0 changes 3 irqs 1200 polls 90000 busy_polls 0 timer_polls 88000
   change time_ns 5000000000 from interrupt to moderated reason rate-up rate_pps 14000 batch_x16 16
   change time_ns 5250000000 from moderated to timer-poll reason rate-up rate_pps 45000 batch_x16 40
   change time_ns 12000123456 from timer-poll to interrupt reason idle rate_pps 0 batch_x16 0
@@ -638,7 +638,7 @@ def nic(*args, net, nicinfo=None, **kw):
 
 ETH1 = [
     "eth1: pci 0000:00:11.0, policy adaptive, mode timer-poll",
-    "  rate 61234 pps, batch 5.25 packets/poll, mode changes 3",
+    "  rate 61234 pps, batch 5.25 packets/poll, 0 interrupts/s, mode changes 3",
     "  irqs 1200, polls 90000 (busy 0), timer polls 88000",
     "  mode changes, oldest first:",
 ]
@@ -649,7 +649,7 @@ ETH1_HISTORY = [
 ]
 ETH2 = [
     "eth2: pci 0000:00:12.0, policy moderated, mode moderated",
-    "  rate 0 pps, batch 0.00 packets/poll, mode changes 1",
+    "  rate 0 pps, batch 0.00 packets/poll, 2 interrupts/s, mode changes 1",
     "  irqs 7, polls 7 (busy 2), timer polls 0",
     "  mode changes: none",
 ]

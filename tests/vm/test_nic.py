@@ -8,6 +8,7 @@ on Linux's e1000 (proving the harness) and on the module's driver
 ("exofusion"); the latter, and the tests of the module's own interface,
 skip when the loaded module has no NIC driver."""
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -49,6 +50,7 @@ ON_DEBUG_KERNEL = {
     "test_ethtool_sets_the_rings_and_refuses_impossible_sizes",
     "test_mode_switches_under_udp_traffic_lose_and_duplicate_nothing",
     "test_rmmod_under_traffic_then_reload",
+    "test_policy_writes_racing_unbind_touch_no_freed_nic",
     "test_loading_the_module_takes_no_nic_nobody_asked_for",
     "test_the_helpers_parse_the_tools_reports",
     "test_guest_has_the_tools_the_nic_tests_run",
@@ -363,6 +365,74 @@ def test_the_adaptive_policy_leaves_interrupts_under_a_flood(net):
     flood = net.udp_flood(seconds=3)
     assert flood["delivered"] > 0, flood
     assert nic.exo_counters(net.dut)["mode_changes"] > before
+
+
+@exofusion_only
+def test_policy_writes_racing_unbind_touch_no_freed_nic(net):
+    """Regression: a policy store in sysfs could run on a NIC that remove()
+    was freeing (the guest log checks catch a use after free or a WARN)."""
+    path = f"/sys/class/net/{net.dut}/exofusion/policy"
+    stop, writes = threading.Event(), [0, 0]  # done, refused (the NIC gone)
+
+    def writer():
+        policies = (*nic.POLICIES, nic.ADAPTIVE)
+        while not stop.is_set():
+            try:
+                with open(path, "w") as f:
+                    f.write(policies[writes[0] % len(policies)])
+                writes[0] += 1
+            except OSError:
+                writes[1] += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with Traffic(net):
+            for _ in range(3):
+                nic.unbind(nic.DUT)
+                time.sleep(0.1)
+                net.rebind()
+                time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join()
+    assert writes[0] > 0 and writes[1] > 0, writes  # both sides of the race were hit
+    net.ping(count=3)
+    assert_transfers_intact(net, nbytes=1 << 20)
+
+
+@exofusion_only
+@pytest.mark.parametrize("policy", ("interrupt", "moderated"))
+def test_tx_completions_come_without_receive_traffic(net, policy):
+    """Regression: transmit completions take no interrupt (NAPI reaps them),
+    so with nothing received the frames sent must still be reaped (the reap
+    timer), or BQL would keep them in flight and the socket its memory."""
+    nic.set_policy(net.dut, policy)
+    port = nic.PORT + 9
+    # A socket that never reads: datagrams to it get no reply, not even ICMP.
+    sink = net.popen_in(nic.PEER, "/usr/bin/python3", "-c",
+                        "import socket, time; s = socket.socket(socket.AF_INET, "
+                        f"socket.SOCK_DGRAM); s.bind(('{nic.PEER_ADDR}', {port})); "
+                        "time.sleep(60)")
+    try:
+        net.ping(count=1)  # the peer's address resolved: no datagram waits for ARP
+        time.sleep(0.5)
+        inflight = f"/sys/class/net/{net.dut}/queues/tx-0/byte_queue_limits/inflight"
+        before = net.stats()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i in range(200):
+                sock.sendto(i.to_bytes(4, "little") * 16, (nic.PEER_ADDR, port))
+
+        def reaped():  # tx_packets counts completions
+            return net.stats()["tx_packets"] - before["tx_packets"]
+
+        deadline = time.monotonic() + 2
+        while (reaped() < 200 or int(nic.read(inflight))) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reaped() >= 200
+        assert int(nic.read(inflight)) == 0
+    finally:
+        nic.stop(sink)
 
 
 @exofusion_only

@@ -42,8 +42,8 @@ Paths paths() {
 }
 
 const char* const kPolicies[] = {"adaptive", "interrupt", "moderated", "timer-poll", "busy-poll"};
-const char* const kNumbers[] = {"rate_pps", "batch_x16", "mode_changes", "irqs",
-                                "polls",    "busy_polls", "timer_polls"};
+const char* const kNumbers[] = {"rate_pps", "batch_x16", "irq_rate",   "mode_changes",
+                                "irqs",     "polls",     "busy_polls", "timer_polls"};
 
 // Text from a file as a message can show it: printable, and not too long.
 std::string printable(const std::string& text) {
@@ -279,8 +279,9 @@ void print_nic(const Nic& n, const Histories* histories, const std::string& hist
   const std::map<std::string, uint64_t>& v = n.numbers;
   printf("%s: pci %s, policy %s, mode %s\n", n.name.c_str(), n.pci.c_str(), n.policy.c_str(),
          n.mode.c_str());
-  printf("  rate %llu pps, batch %s packets/poll, mode changes %llu\n",
+  printf("  rate %llu pps, batch %s packets/poll, %llu interrupts/s, mode changes %llu\n",
          static_cast<unsigned long long>(v.at("rate_pps")), batch_text(v.at("batch_x16")).c_str(),
+         static_cast<unsigned long long>(v.at("irq_rate")),
          static_cast<unsigned long long>(v.at("mode_changes")));
   printf("  irqs %llu, polls %llu (busy %llu), timer polls %llu\n",
          static_cast<unsigned long long>(v.at("irqs")),

@@ -42,7 +42,9 @@ enum exo_nic_mode_reason {
 /*
  * Tunables (module parameters in the shim; zeroes take the defaults, which
  * exo_nic_mode_default_params() fills and the controller's header explains).
- * Rates are packets per second (RX + TX completions).
+ * Rates are received frames per second: transmit completions raise no
+ * interrupt (NAPI reaps them), so the receive rate is what interrupts and
+ * polls follow (a UDP ping-pong at 20k round trips/s is 20k/s, not 40k).
  */
 struct exo_nic_mode_params {
 	unsigned int tick_us;		/* controller period while it runs */
@@ -55,6 +57,7 @@ struct exo_nic_mode_params {
 	unsigned int itr_ns;		/* moderated: minimum interval between interrupts */
 	unsigned int poll_period_us;	/* timer-poll: hrtimer period */
 	unsigned int busy_timeout_us;	/* busy-poll: back to interrupts after this quiet */
+	unsigned int bulk_itr_ns;	/* moderated at timer-poll's rates: a longer itr_ns */
 };
 void exo_nic_mode_default_params(struct exo_nic_mode_params *p);
 
@@ -81,8 +84,10 @@ struct exo_nic_mode_stats {
 	unsigned int mode;
 	unsigned int rate_pps;		/* EMA */
 	unsigned int batch_x16;		/* EMA of packets per poll, x16 */
+	unsigned int irq_rate;		/* EMA of interrupts per second */
 	unsigned long long changes;	/* every mode change since create */
-	unsigned long long irqs, polls, busy_polls, packets, ticks;
+	unsigned long long irqs, polls, busy_polls, packets, ticks;	/* packets: received */
+	unsigned long long tx_completions;
 	unsigned long long time_in_mode_ns[EXO_NIC_MODES];
 	unsigned int history_len;	/* oldest first */
 	struct exo_nic_mode_change history[EXO_NIC_MODE_HISTORY];
@@ -97,7 +102,10 @@ void exo_nic_mode_destroy(struct exo_nic_mode_ctl *c);
 
 /* Events, from the shim's IRQ handler and NAPI poll (lock-free counters). */
 void exo_nic_mode_note_irq(struct exo_nic_mode_ctl *c);
-/* A NAPI poll that found |rx| frames and |tx| completions; |busy|: from busy polling. */
+/*
+ * A NAPI poll that found |rx| frames and |tx| completions; |busy|: from busy
+ * polling. The rate and batch EMAs count |rx|; |tx| only the stats.
+ */
 void exo_nic_mode_note_poll(struct exo_nic_mode_ctl *c, unsigned int rx, unsigned int tx,
 			    int busy);
 

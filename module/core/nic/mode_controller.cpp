@@ -28,6 +28,7 @@ constexpr exo_nic_mode_params kDefaults = {
     50000,  // itr_ns
     50,     // poll_period_us
     500,    // busy_timeout_us
+    250000,  // bulk_itr_ns
 };
 
 u32 or_default(u32 v, u32 fallback) { return v ? v : fallback; }
@@ -117,6 +118,8 @@ void ModeController::init(const exo_nic_mode_params& in, u64 now_ns) {
   if (p.poll_down_pps < p.moderated_down_pps) p.poll_down_pps = p.moderated_down_pps;
   p.dwell_ms = or_default(in.dwell_ms, kDefaults.dwell_ms);
   p.itr_ns = or_default(in.itr_ns, kDefaults.itr_ns);
+  p.bulk_itr_ns = or_default(in.bulk_itr_ns, kDefaults.bulk_itr_ns);
+  if (p.bulk_itr_ns < p.itr_ns) p.bulk_itr_ns = p.itr_ns;
   p.poll_period_us = clamp(or_default(in.poll_period_us, kDefaults.poll_period_us), 1,
                            kMaxPeriodUs);
   p.busy_timeout_us = clamp(or_default(in.busy_timeout_us, kDefaults.busy_timeout_us), 1,
@@ -132,7 +135,8 @@ void ModeController::note_irq() { fetch_add(&pending_.irqs, 1ull); }
 void ModeController::note_poll(u32 rx, u32 tx, bool busy) {
   fetch_add(&pending_.polls, 1ull);
   if (busy) fetch_add(&pending_.busy_polls, 1ull);
-  if (rx + static_cast<u64>(tx)) fetch_add(&pending_.packets, rx + static_cast<u64>(tx));
+  if (rx) fetch_add(&pending_.packets, static_cast<u64>(rx));
+  if (tx) fetch_add(&pending_.tx_completions, static_cast<u64>(tx));
 }
 
 void ModeController::fold(u64 now_ns) {
@@ -141,6 +145,7 @@ void ModeController::fold(u64 now_ns) {
   u64 polls = exchange(&pending_.polls, 0ull);
   u64 busy = exchange(&pending_.busy_polls, 0ull);
   u64 packets = exchange(&pending_.packets, 0ull);
+  tx_completions_ += exchange(&pending_.tx_completions, 0ull);
   irqs_ += irqs;
   polls_ += polls;
   busy_polls_ += busy;
@@ -155,6 +160,7 @@ void ModeController::fold(u64 now_ns) {
   u32 shift = p_.ema_shift;
   sample_pps_ = min64(min64(packets, kMaxEvents) * kNsPerSec / elapsed, Ema::kMax);
   rate_.step(sample_pps_, periods, shift);
+  irq_rate_.step(min64(min64(irqs, kMaxEvents) * kNsPerSec / elapsed, Ema::kMax), periods, shift);
   if (polls) batch_.step(min64(packets, kMaxEvents) * 16 / polls, periods, shift);
   if (!rate_.value()) batch_.reset();  // nothing comes: polls find nothing
 
@@ -165,8 +171,13 @@ void ModeController::fold(u64 now_ns) {
     busy_ticks_ = 0;
 }
 
+bool ModeController::timer_poll_pays() const {
+  u64 fires_per_s = kNsPerSec / (p_.poll_period_us * kNsPerUs);
+  return static_cast<u64>(irq_rate_.value()) * kPollIrqShare >= fires_per_s;
+}
+
 u32 ModeController::rate_level(u32 from, u64 r) const {
-  if (from < 2 && r >= p_.poll_up_pps) return 2;
+  if (from < 2 && r >= p_.poll_up_pps && !bulk_ && timer_poll_pays()) return 2;
   if (from < 1 && r >= p_.moderated_up_pps) return 1;
   if (from > 0 && r < p_.moderated_down_pps) return 0;
   if (from == 2 && r < p_.poll_down_pps) return 1;
@@ -175,7 +186,8 @@ u32 ModeController::rate_level(u32 from, u64 r) const {
 
 u32 ModeController::fresh_level() const {
   u32 r = rate_.value();
-  return r >= p_.poll_up_pps ? 2 : r >= p_.moderated_up_pps ? 1 : 0;
+  if (r >= p_.poll_up_pps && timer_poll_pays()) return 2;
+  return r >= p_.moderated_up_pps ? 1 : 0;
 }
 
 u32 ModeController::choose(u64 now_ns, u32* reason) const {
@@ -207,6 +219,18 @@ u32 ModeController::choose(u64 now_ns, u32* reason) const {
   return level;
 }
 
+void ModeController::update_bulk() {
+  // A fixed moderated policy keeps its one ITR (what it is chosen for).
+  if (mode_ != EXO_NIC_MODE_MODERATED || policy_ != EXO_NIC_POLICY_ADAPTIVE) {
+    bulk_ = false;
+    return;
+  }
+  u32 r = rate_.value();
+  // Judged on the interrupt rate at itr_ns, before bulk_itr_ns lowers it.
+  if (!bulk_ && r >= p_.poll_up_pps && !timer_poll_pays()) bulk_ = true;
+  if (bulk_ && r < p_.poll_down_pps) bulk_ = false;
+}
+
 bool ModeController::dwell_over(u64 now_ns) const {
   return !changed_ || (now_ns >= last_change_ns_ && now_ns - last_change_ns_ >= dwell_ns_);
 }
@@ -225,11 +249,18 @@ void ModeController::change_to(u32 to, u32 reason, u64 now_ns, exo_nic_mode_chan
 bool ModeController::tick(u64 now_ns, exo_nic_mode_change* change) {
   if (now_ns <= last_tick_ns_) return false;  // no time passed: the events wait
   fold(now_ns);
-  if (policy_ != EXO_NIC_POLICY_ADAPTIVE) return false;
+  if (policy_ != EXO_NIC_POLICY_ADAPTIVE) {
+    update_bulk();
+    return false;
+  }
   u32 reason = 0;
   u32 to = choose(now_ns, &reason);
-  if (to == mode_ || !dwell_over(now_ns)) return false;
+  if (to == mode_ || !dwell_over(now_ns)) {
+    update_bulk();
+    return false;
+  }
   change_to(to, reason, now_ns, change);
+  update_bulk();
   return true;
 }
 
@@ -241,14 +272,16 @@ bool ModeController::wants_tick() const {
 int ModeController::set_policy(u32 policy, u64 now_ns, exo_nic_mode_change* change) {
   if (policy > EXO_NIC_POLICY_ADAPTIVE) return -kEINVAL;
   policy_ = policy;
+  update_bulk();
   if (policy == EXO_NIC_POLICY_ADAPTIVE || policy == mode_) return 0;
   change_to(policy, EXO_NIC_REASON_FORCED, now_ns, change);
+  update_bulk();
   return 1;
 }
 
 void ModeController::settings(struct exo_nic_mode_settings* s) const {
   s->mode = mode_;
-  s->itr_ns = mode_ == EXO_NIC_MODE_MODERATED ? p_.itr_ns : 0;
+  s->itr_ns = mode_ != EXO_NIC_MODE_MODERATED ? 0 : bulk_ ? p_.bulk_itr_ns : p_.itr_ns;
   s->poll_period_ns =
       mode_ == EXO_NIC_MODE_TIMER_POLL ? static_cast<u32>(p_.poll_period_us * kNsPerUs) : 0;
   s->busy_timeout_ns = static_cast<u32>(busy_timeout_ns_);
@@ -260,12 +293,14 @@ void ModeController::stats(u64 now_ns, exo_nic_mode_stats* out) const {
   out->mode = mode_;
   out->rate_pps = rate_.value();
   out->batch_x16 = batch_.value();
+  out->irq_rate = irq_rate_.value();
   out->changes = history_.total();
   // With the events no tick has taken yet.
   out->irqs = irqs_ + load_relaxed(&pending_.irqs);
   out->polls = polls_ + load_relaxed(&pending_.polls);
   out->busy_polls = busy_polls_ + load_relaxed(&pending_.busy_polls);
   out->packets = packets_ + load_relaxed(&pending_.packets);
+  out->tx_completions = tx_completions_ + load_relaxed(&pending_.tx_completions);
   out->ticks = ticks_;
   for (u32 m = 0; m < EXO_NIC_MODES; ++m) out->time_in_mode_ns[m] = time_in_mode_ns_[m];
   if (now_ns > mode_since_ns_) out->time_in_mode_ns[mode_] += now_ns - mode_since_ns_;

@@ -146,6 +146,9 @@ class Sim {
   // Ticks even when the controller does not want them (to watch its EMAs
   // under a fixed policy, or counters noted by hand).
   bool always_tick = false;
+  // A device that spaces interrupts at least this far apart whatever the
+  // driver asks (QEMU's e1000 with mitigation=on: 128 us); 0: none.
+  u64 device_irq_gap_ns = 0;
   std::vector<exo_nic_mode_change> changes;  // as tick and set_policy returned them
   std::vector<u32> rates;                    // the rate EMA after each tick
 
@@ -168,13 +171,15 @@ class Sim {
     }
     if (!packets && s.mode != EXO_NIC_MODE_TIMER_POLL) return;
     switch (s.mode) {
-      case EXO_NIC_MODE_INTERRUPT:
-        for (u64 i = 0; i < packets; ++i) exo_nic_mode_note_irq(ctl_);
-        irqs_in_interval_ = packets;
-        polls_of(packets, packets, false);
+      case EXO_NIC_MODE_INTERRUPT: {
+        u64 irqs = device_cap(packets, dt);
+        for (u64 i = 0; i < irqs; ++i) exo_nic_mode_note_irq(ctl_);
+        irqs_in_interval_ = irqs;
+        polls_of(irqs, packets, false);
         break;
+      }
       case EXO_NIC_MODE_MODERATED: {
-        u64 irqs = std::min<u64>(packets, std::max<u64>(dt / s.itr_ns, 1));
+        u64 irqs = device_cap(std::min<u64>(packets, std::max<u64>(dt / s.itr_ns, 1)), dt);
         for (u64 i = 0; i < irqs; ++i) exo_nic_mode_note_irq(ctl_);
         irqs_in_interval_ = irqs;
         polls_of(irqs, packets, false);
@@ -189,6 +194,12 @@ class Sim {
         polls_of(packets, packets, false);
         break;
     }
+  }
+
+  // The device's own floor between interrupts (device_irq_gap_ns), if any.
+  u64 device_cap(u64 irqs, u64 dt) const {
+    if (!device_irq_gap_ns || !irqs) return irqs;
+    return std::min<u64>(irqs, std::max<u64>(dt / device_irq_gap_ns, 1));
   }
 
   void polls_of(u64 polls, u64 packets, bool busy) {
@@ -470,6 +481,24 @@ TEST(NicModeDwell, NoTwoChangesWithinTheDwellTime) {
 
 // --- traces: steps and bursts ---
 
+TEST(NicModeTraces, TransmitCompletionsDoNotCountTowardsTheRate) {
+  // A ping-pong at 15k round trips/s: 15k frames received and 15k sent per
+  // second; only the received ones raise interrupts, so moderated, not
+  // timer-poll (which 30k/s would have chosen) and no extra latency.
+  Sim sim(defaults(), 24);
+  sim.always_tick = true;  // the events are noted here, not by the Sim
+  for (int i = 0; i < 300; ++i) {
+    for (int j = 0; j < 150; ++j) {
+      exo_nic_mode_note_irq(sim.ctl());
+      exo_nic_mode_note_poll(sim.ctl(), 1, 1, 0);
+    }
+    sim.interval(10 * kMs, 0);
+  }
+  EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
+  EXPECT_NEAR(sim.rate(), 15000, 500);
+  EXPECT_EQ(sim.stats().batch_x16, 16u);
+}
+
 TEST(NicModeTraces, StepsUpAndDownSettleInOneChangeEach) {
   Sim sim;
   struct Phase {
@@ -503,6 +532,60 @@ TEST(NicModeTraces, StepsUpAndDownSettleInOneChangeEach) {
   EXPECT_EQ(sim.changes[5].from, (u32)EXO_NIC_MODE_TIMER_POLL);  // straight down
   EXPECT_EQ(sim.changes[5].to, (u32)EXO_NIC_MODE_INTERRUPT);
   EXPECT_FALSE(exo_nic_mode_wants_tick(sim.ctl()));
+}
+
+TEST(NicModeTraces, ADeviceThatModeratesItselfKeepsAFloodInModeratedMode) {
+  // QEMU's mitigation=on: one interrupt per 128 us at most (7.8k/s), under
+  // half of the timer's 20k firings/s: timer-poll would wake the CPU more.
+  Sim sim(defaults(), 21);
+  sim.device_irq_gap_ns = 128000;
+  sim.run(1, 100000);
+  EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
+  ASSERT_EQ(sim.changes.size(), 1u);
+  EXPECT_EQ(sim.changes[0].reason, (u32)EXO_NIC_REASON_RATE_UP);
+  sim.run(20, 100000);
+  EXPECT_EQ(sim.changes.size(), 1u);
+  // At timer-poll's rates, moderated spaces interrupts by bulk_itr_ns.
+  struct exo_nic_mode_settings set;
+  exo_nic_mode_settings(sim.ctl(), &set);
+  EXPECT_EQ(set.itr_ns, defaults().bulk_itr_ns);
+  EXPECT_NEAR(sim.stats().irq_rate, 1e9 / defaults().bulk_itr_ns, 200);
+  // The same flood on a device that takes what it is told goes to timer-poll.
+  Sim obedient(defaults(), 22);
+  obedient.run(1, 30000);
+  EXPECT_EQ(obedient.mode(), (u32)EXO_NIC_MODE_MODERATED);
+  obedient.run(2, 100000);
+  EXPECT_EQ(obedient.mode(), (u32)EXO_NIC_MODE_TIMER_POLL);
+  EXPECT_EQ(obedient.changes.size(), 2u);
+}
+
+// The ITR moderated mode asks for at a load (adaptive policy).
+u32 itr_after(Sim& sim, double seconds, double pps) {
+  sim.run(seconds, pps);
+  EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED) << pps;
+  struct exo_nic_mode_settings s;
+  exo_nic_mode_settings(sim.ctl(), &s);
+  return s.itr_ns;
+}
+
+TEST(NicModeTraces, ModeratedTakesTheBulkItrBetweenTimerPollsThresholdsWithHysteresis) {
+  exo_nic_mode_params p = defaults();
+  Sim sim(p, 23);
+  sim.device_irq_gap_ns = 128000;  // stays in moderated at any rate
+  EXPECT_EQ(itr_after(sim, 2, 15000), p.itr_ns);
+  EXPECT_EQ(itr_after(sim, 2, p.poll_up_pps * 1.5), p.bulk_itr_ns);
+  // Between the thresholds: where it came from.
+  EXPECT_EQ(itr_after(sim, 5, (p.poll_up_pps + p.poll_down_pps) / 2.0), p.bulk_itr_ns);
+  EXPECT_EQ(itr_after(sim, 2, p.poll_down_pps * 0.8), p.itr_ns);
+  EXPECT_EQ(itr_after(sim, 5, (p.poll_up_pps + p.poll_down_pps) / 2.0), p.itr_ns);
+  EXPECT_EQ(sim.changes.size(), 1u);  // none of it is a mode change
+  // A fixed moderated policy keeps its one ITR.
+  ASSERT_EQ(sim.force(EXO_NIC_MODE_MODERATED), 0);
+  sim.always_tick = true;
+  sim.run(2, p.poll_up_pps * 2);
+  struct exo_nic_mode_settings s;
+  exo_nic_mode_settings(sim.ctl(), &s);
+  EXPECT_EQ(s.itr_ns, p.itr_ns);
 }
 
 TEST(NicModeTraces, IdleReasonWhenTheRateDecaysToNothing) {
@@ -769,11 +852,13 @@ TEST(NicModeCounters, CountedFromManyThreadsWhileTicking) {
   EXPECT_EQ(s.irqs, (u64)kThreads * kEach);
   EXPECT_EQ(s.polls, (u64)kThreads * kEach);
   EXPECT_EQ(s.busy_polls, (u64)kEach);
-  EXPECT_EQ(s.packets, (u64)kThreads * kEach * 3);
+  EXPECT_EQ(s.packets, (u64)kThreads * kEach * 2);  // received
+  EXPECT_EQ(s.tx_completions, (u64)kThreads * kEach);
   exo_nic_mode_change ch;
   (void)exo_nic_mode_tick(c, now + 10 * kMs, &ch);
   exo_nic_mode_get_stats(c, now + 10 * kMs, &s);
-  EXPECT_EQ(s.packets, (u64)kThreads * kEach * 3);
+  EXPECT_EQ(s.packets, (u64)kThreads * kEach * 2);
+  EXPECT_EQ(s.tx_completions, (u64)kThreads * kEach);
   EXPECT_GT(s.ticks, 0u);
   exo_nic_mode_destroy(c);
 }
@@ -809,6 +894,7 @@ TEST(NicModeDefaults, TheDocumentedNumbers) {
   EXPECT_EQ(p.itr_ns, 50000u);
   EXPECT_EQ(p.poll_period_us, 50u);
   EXPECT_EQ(p.busy_timeout_us, 500u);
+  EXPECT_EQ(p.bulk_itr_ns, 250000u);
   // A new controller: adaptive, interrupt mode, nothing to tick.
   Sim sim;
   exo_nic_mode_stats s = sim.stats();
