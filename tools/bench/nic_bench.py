@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,9 +43,14 @@ IMPLS = {**LINUX_IMPLS, **EXO_IMPLS}
 SCENARIOS = ("idle", "sparse-rr", "pingpong", "flood-64B", "tcp-stream", "load-steps")
 # (phase, seconds): idle -> sparse -> flood -> idle.
 LOAD_STEPS = (("idle", 2), ("sparse", 3), ("flood", 3), ("idle2", 3))
+# A phase's first second is its transition: the controller follows a step
+# in one change within ~0.4 s (the EMA's 90% rise time, 180 ms, plus a tick;
+# a second change waits out the 250-ms dwell). Changes after it are flaps.
+SETTLE_NS = 1_000_000_000
 UNITS = {"rtt_p50_us": "us", "rtt_p99_us": "us", "rtt_per_s": "1/s", "pps": "pkt/s",
          "loss_pct": "%", "irq_per_pkt": "irq", "wakeups_per_s": "1/s",
-         "mode_changes": "changes", "mbit_per_s": "Mbit/s"}
+         "mode_changes": "changes", "settle_changes": "changes", "settle_ms": "ms",
+         "mbit_per_s": "Mbit/s"}
 
 
 def note(message):
@@ -67,10 +73,6 @@ def wakeups(net, impl):
     if impl in EXO_IMPLS:
         count += nic.exo_counters(net.dut)["timer_polls"]
     return count
-
-
-def mode_changes(net, impl):
-    return nic.exo_counters(net.dut)["mode_changes"] if impl in EXO_IMPLS else 0
 
 
 def idle(net, impl, record):
@@ -105,16 +107,77 @@ def tcp_stream(net, impl, record):
     record("tcp-stream", "mbit_per_s", report["end"]["sum_received"]["bits_per_second"] / 1e6)
 
 
+class RxWatch(threading.Thread):
+    """Samples the DUT's received-frame counter every 10 ms (the DUT is in
+    the root namespace): when each phase's load really starts, which is
+    up to ~2 s after its tool does (sockperf's own start-up)."""
+
+    def __init__(self, name):
+        super().__init__(daemon=True)
+        self.path = f"/sys/class/net/{name}/statistics/rx_packets"
+        self.samples, self.done = [], threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.samples.append((time.monotonic_ns(), int(nic.read(self.path))))
+            time.sleep(0.01)
+
+    def first_frames(self, start, end, frames=2):
+        """The first time in [start, end) by which |frames| frames came."""
+        base = next((n for t, n in self.samples if t >= start), None)
+        return next((t for t, n in self.samples if start <= t < end and n - base >= frames),
+                    start)
+
+
 def load_steps(net, impl, record):
-    for phase, seconds in LOAD_STEPS:
-        before = mode_changes(net, impl)
-        if phase == "sparse":
-            net.sockperf_pingpong(seconds=seconds, mps=SPARSE_MPS)
-        elif phase == "flood":
-            net.udp_flood(seconds=seconds)
-        else:
-            time.sleep(seconds)
-        record(f"load-steps-{phase}", "mode_changes", mode_changes(net, impl) - before)
+    """Each phase's window begins when the previous phase's load ends (the
+    change a load's end causes belongs to the next phase's transition); its
+    own load starts with its first received frames (RxWatch). Its changes,
+    from the driver's history (debugfs nicinfo, stamped with ktime_get_ns,
+    which is time.monotonic_ns here): those before SETTLE_NS into its load
+    settle it (settle_changes; settle_ms from the load's start to the last),
+    the rest are flaps in a steady load (mode_changes)."""
+    watch = RxWatch(net.dut)
+    watch.start()
+    phases = []  # (load start, load end) of each phase, monotonic ns
+    try:
+        for phase, seconds in LOAD_STEPS:
+            if phase == "sparse":
+                got = net.sockperf_pingpong(seconds=seconds, mps=SPARSE_MPS)
+            elif phase == "flood":
+                got = net.udp_flood(seconds=seconds)
+            else:
+                got = {"start_ns": time.monotonic_ns()}
+                time.sleep(seconds)
+                got["end_ns"] = time.monotonic_ns()
+            start = got["start_ns"]
+            if phase in ("sparse", "flood"):
+                start = watch.first_frames(start, got["end_ns"])
+            phases.append((start, got["end_ns"]))
+    finally:
+        watch.done.set()
+        watch.join()
+    history = nic.nicinfo()[net.dut]["history"] if impl in EXO_IMPLS else []
+    changes = [int(c["time_ns"]) for c in history]
+    if len(changes) >= 16 and changes[0] >= phases[0][0]:
+        note(f"{impl} load-steps: the history may have lost changes ({len(changes)} kept)")
+    for c in history:  # the trace: each change in its phase's window, from its load's start
+        t = int(c["time_ns"])
+        at = next((i for i, (_, end) in enumerate(phases) if t < end), None)
+        if t < phases[0][0] or at is None:
+            continue
+        note(f"trace {record.env} {impl} {LOAD_STEPS[at][0]} {(t - phases[at][0]) / 1e6:+.0f} ms: "
+             f"{c['from']} -> {c['to']} ({c['reason']}, rate {c['rate_pps']} pps, "
+             f"batch {int(c['batch_x16']) / 16:.2f})")
+    window_start = phases[0][0]
+    for (phase, _), (start, end) in zip(LOAD_STEPS, phases):
+        inside = [t for t in changes if window_start <= t < end]
+        settling = [t for t in inside if t < start + SETTLE_NS]
+        scenario = f"load-steps-{phase}"
+        record(scenario, "mode_changes", len(inside) - len(settling))
+        record(scenario, "settle_changes", len(settling))
+        record(scenario, "settle_ms", max(0, max(settling) - start) / 1e6 if settling else 0)
+        window_start = end
 
 
 RUNNERS = {"idle": idle, "sparse-rr": lambda n, i, r: rtt(n, i, r, "sparse-rr", SPARSE_MPS),
