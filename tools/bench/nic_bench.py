@@ -110,7 +110,8 @@ def tcp_stream(net, impl, record):
 class RxWatch(threading.Thread):
     """Samples the DUT's received-frame counter every 10 ms (the DUT is in
     the root namespace): when each phase's load really starts, which is
-    up to ~2 s after its tool does (sockperf's own start-up)."""
+    up to ~2 s after its tool does (sockperf's own start-up), and ends
+    (its tool exits later)."""
 
     def __init__(self, name):
         super().__init__(daemon=True)
@@ -128,11 +129,19 @@ class RxWatch(threading.Thread):
         return next((t for t, n in self.samples if start <= t < end and n - base >= frames),
                     start)
 
+    def last_frame(self, start, end):
+        """The first sample in [start, end] after the last one that saw a frame."""
+        window = [(t, n) for t, n in self.samples if start <= t <= end]
+        moved = [window[i + 1][0] for i in range(len(window) - 1)
+                 if window[i + 1][1] > window[i][1]]
+        return moved[-1] if moved else end
+
 
 def load_steps(net, impl, record):
     """Each phase's window begins when the previous phase's load ends (the
-    change a load's end causes belongs to the next phase's transition); its
-    own load starts with its first received frames (RxWatch). Its changes,
+    change a load's end causes belongs to the next phase's transition); a
+    load starts with its first received frames and ends with its last
+    (RxWatch). Its changes,
     from the driver's history (debugfs nicinfo, stamped with ktime_get_ns,
     which is time.monotonic_ns here): those before SETTLE_NS into its load
     settle it (settle_changes; settle_ms from the load's start to the last),
@@ -150,10 +159,13 @@ def load_steps(net, impl, record):
                 got = {"start_ns": time.monotonic_ns()}
                 time.sleep(seconds)
                 got["end_ns"] = time.monotonic_ns()
-            start = got["start_ns"]
+            start, end = got["start_ns"], got["end_ns"]
             if phase in ("sparse", "flood"):
-                start = watch.first_frames(start, got["end_ns"])
-            phases.append((start, got["end_ns"]))
+                start = watch.first_frames(start, end)
+                end = watch.last_frame(start, end)
+            elif phases:  # no load: it starts as the previous one ends
+                start = phases[-1][1]
+            phases.append((start, end))
     finally:
         watch.done.set()
         watch.join()
