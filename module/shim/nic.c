@@ -321,11 +321,16 @@ static void exo_nic_tx_reap_arm(struct exo_nic *nic)
 			      HRTIMER_MODE_REL);
 }
 
-/* After a poll's reap: the timer stays armed while frames are in flight. */
+/*
+ * After a poll's reap: the timer stays armed while frames are in flight,
+ * unless the link is down (the device sends nothing then, and re-arming
+ * would poll every 250 us for nothing: link-up polls again).
+ */
 static void exo_nic_tx_reap_done(struct exo_nic *nic)
 {
 	if (exo_nic_ring_in_flight(&nic->tx)) {
-		exo_nic_tx_reap_arm(nic);
+		if (netif_carrier_ok(nic->netdev))
+			exo_nic_tx_reap_arm(nic);
 		return;
 	}
 	if (!test_bit(EXO_NIC_TX_REAP_ON, &nic->flags) ||
@@ -817,6 +822,9 @@ static void exo_nic_check_link(struct exo_nic *nic)
 	if (up && !netif_carrier_ok(netdev)) {
 		netdev_info(netdev, "link up, %u Mb/s\n", exo_nic_hw_link_speed(&nic->hw));
 		netif_carrier_on(netdev);
+		local_bh_disable();	/* the poll runs at local_bh_enable() */
+		napi_schedule(&nic->napi);	/* reaps what waited for the link */
+		local_bh_enable();
 	} else if (!up && netif_carrier_ok(netdev)) {
 		netdev_info(netdev, "link down\n");
 		netif_carrier_off(netdev);

@@ -13,6 +13,7 @@
 #ifndef EXO_CORE_NIC_DESC_RING_H
 #define EXO_CORE_NIC_DESC_RING_H
 
+#include "module/core/atomic.h"
 #include "module/core/nic/nic_api.h"
 #include "module/core/types.h"
 
@@ -55,7 +56,11 @@ class DescRing {
 
   u32 slot(u32 pos) const { return pos & (r_->count - 1); }
   u32 tail() const { return slot(r_->next_to_use); }
-  u32 in_flight() const { return r_->next_to_use - r_->next_to_clean; }
+  // The TX ring's ends move on two CPUs (xmit claims, NAPI reaps) and
+  // either may read the other's: single-copy atomic loads.
+  u32 in_flight() const {
+    return load_relaxed(&r_->next_to_use) - load_relaxed(&r_->next_to_clean);
+  }
   u32 space() const {
     u32 busy = in_flight();
     return busy >= r_->count - 1 ? 0 : r_->count - 1 - busy;
@@ -69,7 +74,11 @@ class DescRing {
   u64* addr_word(u32 slot) const { return reinterpret_cast<u64*>(desc_bytes(slot)); }
   u64* writeback_word(u32 slot) const { return reinterpret_cast<u64*>(desc_bytes(slot) + 8); }
   // The next free slot, now in flight.
-  u32 claim() { return slot(r_->next_to_use++); }
+  u32 claim() {
+    u32 pos = r_->next_to_use;
+    store_relaxed(&r_->next_to_use, pos + 1);
+    return slot(pos);
+  }
 
   exo_nic_ring* r_;
 };

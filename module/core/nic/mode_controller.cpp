@@ -219,15 +219,26 @@ u32 ModeController::choose(u64 now_ns, u32* reason) const {
   return level;
 }
 
-void ModeController::update_bulk() {
+void ModeController::update_bulk(u64 now_ns) {
   // A fixed moderated policy keeps its one ITR (what it is chosen for).
   if (mode_ != EXO_NIC_MODE_MODERATED || policy_ != EXO_NIC_POLICY_ADAPTIVE) {
     bulk_ = false;
+    high_since_ns_ = 0;
     return;
   }
   u32 r = rate_.value();
-  // Judged on the interrupt rate at itr_ns, before bulk_itr_ns lowers it.
-  if (!bulk_ && r >= p_.poll_up_pps && !timer_poll_pays()) bulk_ = true;
+  if (r < p_.poll_up_pps) {
+    high_since_ns_ = 0;
+  } else if (!high_since_ns_) {
+    high_since_ns_ = now_ns;
+  }
+  // Judged on an interrupt rate measured at itr_ns, in moderated and at
+  // this load for a dwell time (the EMAs settled: after busy-poll or
+  // timer-poll, which mask interrupts, it starts near 0), and before
+  // bulk_itr_ns lowers it, which would confirm itself.
+  if (!bulk_ && high_since_ns_ && now_ns - high_since_ns_ >= dwell_ns_ &&
+      now_ns - mode_since_ns_ >= dwell_ns_ && !timer_poll_pays())
+    bulk_ = true;
   if (bulk_ && r < p_.poll_down_pps) bulk_ = false;
 }
 
@@ -250,17 +261,17 @@ bool ModeController::tick(u64 now_ns, exo_nic_mode_change* change) {
   if (now_ns <= last_tick_ns_) return false;  // no time passed: the events wait
   fold(now_ns);
   if (policy_ != EXO_NIC_POLICY_ADAPTIVE) {
-    update_bulk();
+    update_bulk(now_ns);
     return false;
   }
   u32 reason = 0;
   u32 to = choose(now_ns, &reason);
   if (to == mode_ || !dwell_over(now_ns)) {
-    update_bulk();
+    update_bulk(now_ns);
     return false;
   }
   change_to(to, reason, now_ns, change);
-  update_bulk();
+  update_bulk(now_ns);
   return true;
 }
 
@@ -272,10 +283,10 @@ bool ModeController::wants_tick() const {
 int ModeController::set_policy(u32 policy, u64 now_ns, exo_nic_mode_change* change) {
   if (policy > EXO_NIC_POLICY_ADAPTIVE) return -kEINVAL;
   policy_ = policy;
-  update_bulk();
+  update_bulk(now_ns);
   if (policy == EXO_NIC_POLICY_ADAPTIVE || policy == mode_) return 0;
   change_to(policy, EXO_NIC_REASON_FORCED, now_ns, change);
-  update_bulk();
+  update_bulk(now_ns);
   return 1;
 }
 

@@ -173,7 +173,7 @@ class ModeController {
   bool dwell_over(u64 now_ns) const;
   void change_to(u32 to, u32 reason, u64 now_ns, exo_nic_mode_change* change);
   // Moderated at the rates that would take timer-poll: bulk_itr_ns.
-  void update_bulk();
+  void update_bulk(u64 now_ns);
 
   exo_nic_mode_params p_ = {};
   u64 tick_ns_ = 0, dwell_ns_ = 0, busy_timeout_ns_ = 0;
@@ -193,6 +193,7 @@ class ModeController {
   u32 busy_ticks_ = 0;  // consecutive ticks where busy polls dominated
   bool changed_ = false;
   bool bulk_ = false;  // moderated with bulk_itr_ns (hysteresis: poll_up/down_pps)
+  u64 high_since_ns_ = 0;  // moderated with the rate EMA at or above poll_up_pps since
   u64 last_change_ns_ = 0;
   u64 mode_since_ns_ = 0;
   u64 time_in_mode_ns_[EXO_NIC_MODES] = {};

@@ -559,6 +559,24 @@ TEST(NicModeTraces, ADeviceThatModeratesItselfKeepsAFloodInModeratedMode) {
   EXPECT_EQ(obedient.changes.size(), 2u);
 }
 
+TEST(NicModeTraces, AFloodRightAfterTimerPollIsNotMistakenForASelfModeratingDevice) {
+  // Regression: back in moderated from timer-poll (whose masked interrupts
+  // left the interrupt-rate EMA near 0), a flood crossed poll_up_pps before
+  // that EMA had caught up: bulk_itr_ns was taken, capped the interrupts
+  // below the timer-poll gate and so confirmed itself for the whole flood.
+  Sim sim(defaults(), 25);
+  sim.run(2, 100000);
+  ASSERT_EQ(sim.mode(), (u32)EXO_NIC_MODE_TIMER_POLL);
+  for (int i = 0; i < 100 && sim.mode() != EXO_NIC_MODE_MODERATED; ++i)
+    sim.run(0.01, 15000);
+  ASSERT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
+  sim.run(3, 100000);  // at once
+  EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_TIMER_POLL);
+  struct exo_nic_mode_settings s;
+  exo_nic_mode_settings(sim.ctl(), &s);
+  EXPECT_EQ(s.poll_period_ns, defaults().poll_period_us * 1000);
+}
+
 // The ITR moderated mode asks for at a load (adaptive policy).
 u32 itr_after(Sim& sim, double seconds, double pps) {
   sim.run(seconds, pps);
