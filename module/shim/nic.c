@@ -147,25 +147,46 @@ static void exo_nic_irq_off(struct exo_nic *nic, u32 causes)
 
 /* --- receive ------------------------------------------------------------------- */
 
+static void exo_nic_rx_unmap(struct exo_nic *nic, const struct exo_nic_rx_buf *buf)
+{
+	dma_unmap_page(&nic->pdev->dev, buf->dma, EXO_E1000_RX_BUF_LEN, DMA_FROM_DEVICE);
+}
+
+/* A page from the pool, mapped for the device; false if none. */
+static bool exo_nic_rx_buf_get(struct exo_nic *nic, struct exo_nic_rx_buf *buf)
+{
+	buf->page = page_pool_dev_alloc_pages(nic->pool);
+	if (!buf->page)
+		return false;
+	buf->dma = dma_map_page(&nic->pdev->dev, buf->page, nic->headroom,
+				EXO_E1000_RX_BUF_LEN, DMA_FROM_DEVICE);
+	if (!dma_mapping_error(&nic->pdev->dev, buf->dma))
+		return true;
+	page_pool_recycle_direct(nic->pool, buf->page);
+	buf->page = NULL;
+	return false;
+}
+
 /* Gives the device a page for every free slot; the tail moves if |kick|. */
 static unsigned int exo_nic_rx_refill(struct exo_nic *nic, bool kick)
 {
 	unsigned int space = exo_nic_ring_space(&nic->rx);
+	struct exo_nic_rx_buf buf;
 	unsigned int n, slot;
-	struct page *page;
 
 	for (n = 0; n < space; n++) {
-		page = page_pool_dev_alloc_pages(nic->pool);
-		if (!page) {
+		if (!exo_nic_rx_buf_get(nic, &buf)) {
 			u64_stats_update_begin(&nic->rx_stats.syncp);
 			nic->rx_stats.alloc_failed++;
 			u64_stats_update_end(&nic->rx_stats.syncp);
 			break;
 		}
-		slot = exo_nic_rx_post(&nic->rx, page_pool_get_dma_addr(page) + nic->headroom);
-		if (WARN_ON_ONCE(nic->rx_pages[slot]))
-			page_pool_recycle_direct(nic->pool, nic->rx_pages[slot]);
-		nic->rx_pages[slot] = page;
+		slot = exo_nic_rx_post(&nic->rx, buf.dma);
+		if (WARN_ON_ONCE(nic->rx_bufs[slot].page)) {
+			exo_nic_rx_unmap(nic, &nic->rx_bufs[slot]);
+			page_pool_recycle_direct(nic->pool, nic->rx_bufs[slot].page);
+		}
+		nic->rx_bufs[slot] = buf;
 	}
 	if (n && kick)
 		exo_nic_wr(nic, EXO_E1000_RDT, exo_nic_ring_tail(&nic->rx));
@@ -182,8 +203,6 @@ static struct sk_buff *exo_nic_rx_skb(struct exo_nic *nic, struct page *page,
 	/* The core checked the length; a frame must still fit the buffer we gave. */
 	if (f->len < ETH_HLEN || f->len > EXO_E1000_RX_BUF_LEN)
 		return NULL;
-	dma_sync_single_range_for_cpu(&nic->pdev->dev, page_pool_get_dma_addr(page),
-				      nic->headroom, f->len, DMA_FROM_DEVICE);
 	skb = napi_build_skb(page_address(page), PAGE_SIZE);
 	if (!skb)
 		return NULL;
@@ -213,10 +232,11 @@ static int exo_nic_clean_rx(struct exo_nic *nic, int budget, unsigned int *frame
 			break;
 		if (WARN_ON_ONCE(f.slot >= nic->rx.count))
 			break;
-		page = nic->rx_pages[f.slot];
-		nic->rx_pages[f.slot] = NULL;
+		page = nic->rx_bufs[f.slot].page;
+		nic->rx_bufs[f.slot].page = NULL;
 		if (WARN_ON_ONCE(!page))
 			continue;
+		exo_nic_rx_unmap(nic, &nic->rx_bufs[f.slot]);	/* the CPU's now */
 		skb = res == EXO_NIC_RX_FRAME ? exo_nic_rx_skb(nic, page, &f) : NULL;
 		if (!skb) {
 			page_pool_recycle_direct(nic->pool, page);
@@ -245,9 +265,11 @@ static void exo_nic_free_rx_bufs(struct exo_nic *nic)
 		slot = exo_nic_ring_take_oldest(&nic->rx);
 		if (WARN_ON_ONCE(slot >= nic->rx.count))
 			break;
-		if (nic->rx_pages[slot])
-			page_pool_put_full_page(nic->pool, nic->rx_pages[slot], false);
-		nic->rx_pages[slot] = NULL;
+		if (nic->rx_bufs[slot].page) {
+			exo_nic_rx_unmap(nic, &nic->rx_bufs[slot]);
+			page_pool_put_full_page(nic->pool, nic->rx_bufs[slot].page, false);
+		}
+		nic->rx_bufs[slot].page = NULL;
 	}
 }
 
@@ -807,7 +829,7 @@ void exo_nic_read_tx_stats(struct exo_nic *nic, struct exo_nic_tx_stats *out)
 void exo_nic_rx_errors(struct exo_nic *nic, struct exo_nic_ring_errors *out)
 {
 	*out = nic->rx_errors_before;
-	if (!nic->rx_pages)
+	if (!nic->rx_bufs)
 		return;
 	out->bad_length += READ_ONCE(nic->rx.errors.bad_length);
 	out->chained += READ_ONCE(nic->rx.errors.chained);
@@ -877,14 +899,10 @@ static void exo_nic_free_ring(struct exo_nic *nic, struct exo_nic_ring *r, dma_a
 static int exo_nic_create_pool(struct exo_nic *nic)
 {
 	struct page_pool_params pp = {
-		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
-		.order = 0,
+		.order = 0,	/* no PP_FLAG_DMA_MAP: struct exo_nic_rx_buf says why */
 		.pool_size = nic->rx_count,
 		.nid = dev_to_node(&nic->pdev->dev),
 		.dev = &nic->pdev->dev,
-		.dma_dir = DMA_FROM_DEVICE,
-		.offset = nic->headroom,
-		.max_len = EXO_E1000_RX_BUF_LEN,
 	};
 
 	nic->pool = page_pool_create(&pp);
@@ -901,10 +919,10 @@ static int exo_nic_alloc_all(struct exo_nic *nic)
 {
 	int err;
 
-	nic->rx_pages = kcalloc(nic->rx_count, sizeof(*nic->rx_pages), GFP_KERNEL);
+	nic->rx_bufs = kcalloc(nic->rx_count, sizeof(*nic->rx_bufs), GFP_KERNEL);
 	nic->tx_bufs = kcalloc(nic->tx_count, sizeof(*nic->tx_bufs), GFP_KERNEL);
 	err = -ENOMEM;
-	if (!nic->rx_pages || !nic->tx_bufs)
+	if (!nic->rx_bufs || !nic->tx_bufs)
 		goto out_arrays;
 	err = exo_nic_alloc_ring(nic, &nic->rx, &nic->rx_desc_dma, nic->rx_count,
 				 EXO_E1000_RX_BUF_LEN);
@@ -924,9 +942,9 @@ out_rx:
 	exo_nic_free_ring(nic, &nic->rx, nic->rx_desc_dma);
 out_arrays:
 	kfree(nic->tx_bufs);
-	kfree(nic->rx_pages);
+	kfree(nic->rx_bufs);
 	nic->tx_bufs = NULL;
-	nic->rx_pages = NULL;
+	nic->rx_bufs = NULL;
 	return err;
 }
 
@@ -942,9 +960,9 @@ static void exo_nic_free_all(struct exo_nic *nic)
 	exo_nic_free_ring(nic, &nic->tx, nic->tx_desc_dma);
 	exo_nic_free_ring(nic, &nic->rx, nic->rx_desc_dma);
 	kfree(nic->tx_bufs);
-	kfree(nic->rx_pages);
+	kfree(nic->rx_bufs);
 	nic->tx_bufs = NULL;
-	nic->rx_pages = NULL;
+	nic->rx_bufs = NULL;
 }
 
 /* The filters the netdev asks for, and its multicast table in nic->mta (addr lock). */
@@ -1028,7 +1046,7 @@ void exo_nic_down(struct exo_nic *nic)
 {
 	struct net_device *netdev = nic->netdev;
 
-	if (!nic->rx_pages)
+	if (!nic->rx_bufs)
 		return;		/* an up that failed after a reset */
 	/* Under mode_lock: a mode being applied now is either done or sees it. */
 	spin_lock_bh(&nic->mode_lock);

@@ -35,6 +35,19 @@
 /* The longest a sent frame waits for NAPI to reap it when nothing is received. */
 #define EXO_NIC_TX_REAP_NS (250 * NSEC_PER_USEC)
 
+/*
+ * A receive slot's page and its mapping. The driver maps and unmaps the
+ * buffer itself rather than page_pool (PP_FLAG_DMA_MAP): a page handed to
+ * the stack is unmapped first, so no mapping outlives the device when it
+ * is unbound while sockets still hold received pages (DMA_API_DEBUG's
+ * "pending DMA allocations while released"; with an IOMMU, an unmap after
+ * the domain is gone).
+ */
+struct exo_nic_rx_buf {
+	struct page *page;
+	dma_addr_t dma;			/* of the buffer, past the headroom */
+};
+
 /* A transmit descriptor's buffer: its mapping, and the skb on a frame's last one. */
 struct exo_nic_tx_buf {
 	struct sk_buff *skb;
@@ -77,7 +90,7 @@ struct exo_nic {
 	/* Rings: set up by open, freed by stop (rtnl). */
 	struct exo_nic_ring rx, tx;
 	dma_addr_t rx_desc_dma, tx_desc_dma;
-	struct page **rx_pages;		/* per RX slot */
+	struct exo_nic_rx_buf *rx_bufs;	/* per RX slot */
 	struct exo_nic_tx_buf *tx_bufs;	/* per TX slot */
 	struct page_pool *pool;
 	unsigned int rx_count, tx_count;	/* what the next open sets up */
