@@ -32,6 +32,10 @@ constexpr exo_nic_mode_params kDefaults = {
 };
 
 u32 or_default(u32 v, u32 fallback) { return v ? v : fallback; }
+// The modes whose interrupts the interrupt-rate EMA can measure.
+bool takes_interrupts(u32 mode) {
+  return mode == EXO_NIC_MODE_INTERRUPT || mode == EXO_NIC_MODE_MODERATED;
+}
 u32 clamp(u32 v, u32 lo, u32 hi) { return v < lo ? lo : v > hi ? hi : v; }
 u64 min64(u64 a, u64 b) { return a < b ? a : b; }
 
@@ -127,7 +131,7 @@ void ModeController::init(const exo_nic_mode_params& in, u64 now_ns) {
   tick_ns_ = p.tick_us * kNsPerUs;
   dwell_ns_ = p.dwell_ms * kNsPerMs;
   busy_timeout_ns_ = p.busy_timeout_us * kNsPerUs;
-  last_tick_ns_ = mode_since_ns_ = last_busy_ns_ = now_ns;
+  last_tick_ns_ = mode_since_ns_ = last_busy_ns_ = irqs_on_since_ns_ = now_ns;
 }
 
 void ModeController::note_irq() { fetch_add(&pending_.irqs, 1ull); }
@@ -223,21 +227,14 @@ void ModeController::update_bulk(u64 now_ns) {
   // A fixed moderated policy keeps its one ITR (what it is chosen for).
   if (mode_ != EXO_NIC_MODE_MODERATED || policy_ != EXO_NIC_POLICY_ADAPTIVE) {
     bulk_ = false;
-    high_since_ns_ = 0;
     return;
   }
+  // Judged on an interrupt rate measured with interrupts on for a dwell
+  // time (after timer-poll or busy-poll, which mask them, the EMA starts
+  // near 0), and before bulk_itr_ns lowers it, which would confirm itself.
   u32 r = rate_.value();
-  if (r < p_.poll_up_pps) {
-    high_since_ns_ = 0;
-  } else if (!high_since_ns_) {
-    high_since_ns_ = now_ns;
-  }
-  // Judged on an interrupt rate measured at itr_ns, in moderated and at
-  // this load for a dwell time (the EMAs settled: after busy-poll or
-  // timer-poll, which mask interrupts, it starts near 0), and before
-  // bulk_itr_ns lowers it, which would confirm itself.
-  if (!bulk_ && high_since_ns_ && now_ns - high_since_ns_ >= dwell_ns_ &&
-      now_ns - mode_since_ns_ >= dwell_ns_ && !timer_poll_pays())
+  if (!bulk_ && r >= p_.poll_up_pps && now_ns - irqs_on_since_ns_ >= dwell_ns_ &&
+      !timer_poll_pays())
     bulk_ = true;
   if (bulk_ && r < p_.poll_down_pps) bulk_ = false;
 }
@@ -250,6 +247,7 @@ void ModeController::change_to(u32 to, u32 reason, u64 now_ns, exo_nic_mode_chan
   if (now_ns > mode_since_ns_) time_in_mode_ns_[mode_] += now_ns - mode_since_ns_;
   mode_since_ns_ = now_ns;
   exo_nic_mode_change c = {now_ns, mode_, to, reason, rate_.value(), batch_.value()};
+  if (!takes_interrupts(mode_) && takes_interrupts(to)) irqs_on_since_ns_ = now_ns;
   history_.add(c);
   mode_ = to;
   changed_ = true;

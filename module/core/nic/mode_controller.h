@@ -193,7 +193,7 @@ class ModeController {
   u32 busy_ticks_ = 0;  // consecutive ticks where busy polls dominated
   bool changed_ = false;
   bool bulk_ = false;  // moderated with bulk_itr_ns (hysteresis: poll_up/down_pps)
-  u64 high_since_ns_ = 0;  // moderated with the rate EMA at or above poll_up_pps since
+  u64 irqs_on_since_ns_ = 0;  // in interrupt or moderated mode (interrupts measured) since
   u64 last_change_ns_ = 0;
   u64 mode_since_ns_ = 0;
   u64 time_in_mode_ns_[EXO_NIC_MODES] = {};

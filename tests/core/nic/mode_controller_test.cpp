@@ -539,7 +539,12 @@ TEST(NicModeTraces, ADeviceThatModeratesItselfKeepsAFloodInModeratedMode) {
   // half of the timer's 20k firings/s: timer-poll would wake the CPU more.
   Sim sim(defaults(), 21);
   sim.device_irq_gap_ns = 128000;
-  sim.run(1, 100000);
+  sim.run(0.2, 100000);
+  EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
+  struct exo_nic_mode_settings early;
+  exo_nic_mode_settings(sim.ctl(), &early);  // interrupts measured all along: at once
+  EXPECT_EQ(early.itr_ns, defaults().bulk_itr_ns);
+  sim.run(0.8, 100000);
   EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
   ASSERT_EQ(sim.changes.size(), 1u);
   EXPECT_EQ(sim.changes[0].reason, (u32)EXO_NIC_REASON_RATE_UP);
