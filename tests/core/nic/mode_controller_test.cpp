@@ -539,6 +539,7 @@ TEST(NicModeTraces, ADeviceThatModeratesItselfKeepsAFloodInModeratedMode) {
   // half of the timer's 20k firings/s: timer-poll would wake the CPU more.
   Sim sim(defaults(), 21);
   sim.device_irq_gap_ns = 128000;
+  sim.run(1, 0);  // interrupts on since the NIC came up
   sim.run(0.2, 100000);
   EXPECT_EQ(sim.mode(), (u32)EXO_NIC_MODE_MODERATED);
   struct exo_nic_mode_settings early;
