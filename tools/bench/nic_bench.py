@@ -126,6 +126,8 @@ class RxWatch(threading.Thread):
     def first_frames(self, start, end, frames=2):
         """The first time in [start, end) by which |frames| frames came."""
         base = next((n for t, n in self.samples if t >= start), None)
+        if base is None:
+            return start
         return next((t for t, n in self.samples if start <= t < end and n - base >= frames),
                     start)
 
@@ -170,26 +172,25 @@ def load_steps(net, impl, record):
         watch.done.set()
         watch.join()
     history = nic.nicinfo()[net.dut]["history"] if impl in EXO_IMPLS else []
-    changes = [int(c["time_ns"]) for c in history]
-    if len(changes) >= 16 and changes[0] >= phases[0][0]:
-        note(f"{impl} load-steps: the history may have lost changes ({len(changes)} kept)")
-    for c in history:  # the trace: each change in its phase's window, from its load's start
+    if len(history) >= 16 and int(history[0]["time_ns"]) >= phases[0][0]:
+        note(f"{impl} load-steps: the history may have lost changes ({len(history)} kept)")
+    # Each change in its phase's window: from the first load's start to each load's end.
+    in_phase = [[] for _ in phases]
+    for c in history:
         t = int(c["time_ns"])
         at = next((i for i, (_, end) in enumerate(phases) if t < end), None)
         if t < phases[0][0] or at is None:
             continue
+        in_phase[at].append(t)
         note(f"trace {record.env} {impl} {LOAD_STEPS[at][0]} {(t - phases[at][0]) / 1e6:+.0f} ms: "
              f"{c['from']} -> {c['to']} ({c['reason']}, rate {c['rate_pps']} pps, "
              f"batch {int(c['batch_x16']) / 16:.2f})")
-    window_start = phases[0][0]
-    for (phase, _), (start, end) in zip(LOAD_STEPS, phases):
-        inside = [t for t in changes if window_start <= t < end]
+    for (phase, _), (start, _), inside in zip(LOAD_STEPS, phases, in_phase):
         settling = [t for t in inside if t < start + SETTLE_NS]
         scenario = f"load-steps-{phase}"
         record(scenario, "mode_changes", len(inside) - len(settling))
         record(scenario, "settle_changes", len(settling))
         record(scenario, "settle_ms", max(0, max(settling) - start) / 1e6 if settling else 0)
-        window_start = end
 
 
 RUNNERS = {"idle": idle, "sparse-rr": lambda n, i, r: rtt(n, i, r, "sparse-rr", SPARSE_MPS),

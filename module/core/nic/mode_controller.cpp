@@ -258,19 +258,15 @@ void ModeController::change_to(u32 to, u32 reason, u64 now_ns, exo_nic_mode_chan
 bool ModeController::tick(u64 now_ns, exo_nic_mode_change* change) {
   if (now_ns <= last_tick_ns_) return false;  // no time passed: the events wait
   fold(now_ns);
-  if (policy_ != EXO_NIC_POLICY_ADAPTIVE) {
-    update_bulk(now_ns);
-    return false;
+  bool changed = false;
+  if (policy_ == EXO_NIC_POLICY_ADAPTIVE) {
+    u32 reason = 0;
+    u32 to = choose(now_ns, &reason);
+    changed = to != mode_ && dwell_over(now_ns);
+    if (changed) change_to(to, reason, now_ns, change);
   }
-  u32 reason = 0;
-  u32 to = choose(now_ns, &reason);
-  if (to == mode_ || !dwell_over(now_ns)) {
-    update_bulk(now_ns);
-    return false;
-  }
-  change_to(to, reason, now_ns, change);
   update_bulk(now_ns);
-  return true;
+  return changed;
 }
 
 bool ModeController::wants_tick() const {
@@ -281,11 +277,10 @@ bool ModeController::wants_tick() const {
 int ModeController::set_policy(u32 policy, u64 now_ns, exo_nic_mode_change* change) {
   if (policy > EXO_NIC_POLICY_ADAPTIVE) return -kEINVAL;
   policy_ = policy;
+  bool forced = policy != EXO_NIC_POLICY_ADAPTIVE && policy != mode_;
+  if (forced) change_to(policy, EXO_NIC_REASON_FORCED, now_ns, change);
   update_bulk(now_ns);
-  if (policy == EXO_NIC_POLICY_ADAPTIVE || policy == mode_) return 0;
-  change_to(policy, EXO_NIC_REASON_FORCED, now_ns, change);
-  update_bulk(now_ns);
-  return 1;
+  return forced ? 1 : 0;
 }
 
 void ModeController::settings(struct exo_nic_mode_settings* s) const {
