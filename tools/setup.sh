@@ -15,7 +15,8 @@ qemu-system-x86 liburing-dev libboost-dev python3 python3-pytest sparse
 valgrind libgtest-dev
 clang libclang-rt-14-dev util-linux
 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
-sockperf iperf3 ethtool iproute2 iputils-ping"
+sockperf iperf3 ethtool iproute2 iputils-ping
+libboost-context-dev libboost-fiber-dev golang-go"
 
 missing=""
 for p in $PKGS; do

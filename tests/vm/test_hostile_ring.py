@@ -536,21 +536,28 @@ def test_polls_by_nobody_do_not_make_every_cpu_take_ipis(rings, attack):
             time.sleep(0.001)
         return 0
 
-    before = function_call_ipis()
-    start = time.monotonic()
-    in_child(as_nobody(idle), timeout=300)
-    noise = (function_call_ipis() - before) / (time.monotonic() - start)
+    def background_rate():
+        before = function_call_ipis()
+        start = time.monotonic()
+        in_child(as_nobody(idle), timeout=300)
+        return (function_call_ipis() - before) / (time.monotonic() - start)
 
+    # The background is measured before and after the attack and the higher
+    # rate is taken: on the debug kernel it wanders by a third between runs.
+    noise = background_rate()
     before = function_call_ipis()
     start = time.monotonic()
     assert in_child(as_nobody(loop), timeout=300) == polls
     elapsed = time.monotonic() - start
     ipis = function_call_ipis() - before
+    noise = max(noise, background_rate())
     per_poll = ipis / polls
     print(f"{attack}: {ipis} function-call IPIs for {polls} polls by nobody in {elapsed:.1f} s: "
           f"{per_poll:.4f} per poll (background {noise:.0f}/s)")
     others = os.cpu_count() - 1  # a barrier interrupts every CPU but the caller's
-    background = 1.5 * noise * elapsed + 20
+    # The bug this catches costs one IPI per poll per other CPU (2,000 or
+    # 20,000 here): a margin of twice the background stays far below that.
+    background = 2 * noise * elapsed + 50
     if attack.startswith("wake"):
         bound = RING_IPIS_PER_SEC * (elapsed + 1) * others + background
     else:
