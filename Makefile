@@ -43,6 +43,10 @@ NIC_SRCS := $(wildcard module/core/nic/*.cpp)
 CORE_TEST_SRCS := $(wildcard module/core/ring/*.cpp) $(SLAB_SRCS) $(NIC_SRCS) \
 	$(wildcard tests/core/*.cpp tests/core/nic/*.cpp)
 STRESS_SRCS := tests/stress/ring_stress.cpp
+# libexofiber: the fiber runtime (userspace/fibers/), over the slab core for
+# its control blocks and libexofusion for the rings its fibers park on.
+FIBER_SRCS := $(wildcard userspace/fibers/*.cpp userspace/fibers/*.S) $(SLAB_SRCS)
+FIBER_TEST_SRCS := $(wildcard tests/fibers/*.cpp tests/fibers/*.S)
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
 
@@ -82,6 +86,16 @@ define variant
 $(1)/obj/%.o: %.cpp
 	@mkdir -p $$(@D)
 	$$(CXX) $$(BASE_CXXFLAGS) $(2) -c -o $$@ $$<
+$(1)/obj/%.o: %.S
+	@mkdir -p $$(@D)
+	$$(CC) -g -c -o $$@ $$<
+$(1)/lib/libexofiber.a: $$(patsubst %,$(1)/obj/%.o,$$(basename $$(FIBER_SRCS)))
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$(1)/bin/fiber_tests: $$(patsubst %,$(1)/obj/%.o,$$(basename $$(FIBER_TEST_SRCS))) \
+		$(1)/lib/libexofiber.a $(1)/lib/libexofusion.a
+	@mkdir -p $$(@D)
+	$$(CXX) $(2) -pthread -o $$@ $$^ -lgtest_main -lgtest $$(LDLIBS)
 $(1)/lib/libexofusion.a: $$(patsubst %.cpp,$(1)/obj/%.o,$$(LIB_SRCS))
 	@mkdir -p $$(@D)
 	$$(AR) rcs $$@ $$^
@@ -128,6 +142,8 @@ build/bin/nic_fuzz: $(NIC_FUZZ_SRCS) $(wildcard module/core/*.h module/core/nic/
 
 # The hosted slab benchmark against other allocators (its own rules).
 include userspace/bench/slab/slab.mk
+# The fiber runtime's benchmark against boost.context/fiber, ucontext, threads and Go.
+include userspace/bench/fibers/fibers.mk
 
 build/bin/uapi_dump: build/obj/tools/uapi_dump/uapi_dump.o
 	@mkdir -p $(@D)
@@ -142,10 +158,13 @@ build/bin/exobench: $(patsubst %.cpp,build/obj/%.o,$(BENCH_SRCS)) build/lib/libe
 	$(CXX) -o $@ $^ $(LDLIBS)
 
 userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench $(SLABBENCH_BINS) \
-	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll
+	$(FIBERBENCH_BINS) \
+	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll \
+	build/lib/libexofiber.a build/bin/fiber_tests
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
 	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz \
+	build/asan/bin/fiber_tests build/tsan/bin/fiber_tests \
 	build/bin/nic_fuzz
 
 # The host tests once, then the VM suite on each kernel; any failure fails.
@@ -180,9 +199,12 @@ vm-suites:
 demo: all
 	$(VM) --timeout 900 --nics 2 -- sh tools/demo.sh
 
+# SUITES="fibers slab": only those suites' tests/bench/test_<suite>_*bench.py (default: all);
+# report.py then replaces only their tables in README.md.
 bench: all
 	@mkdir -p build/bench
-	$(PYTEST) -q -s tests/bench
+	$(PYTEST) -q -s $(if $(SUITES),$(foreach s,$(SUITES),$(or $(wildcard \
+		tests/bench/test_$(s)_*bench.py),$(error SUITES: no tests/bench/test_$(s)_*bench.py))),tests/bench)
 	$(PYTHON) tools/bench/report.py build/bench/results.jsonl
 
 print-kdir:
