@@ -3,6 +3,10 @@
 (build/bench/summary.md) and spliced into README.md between the results
 markers. Also checks the targets (ratios of medians measured in one run).
 
+In README.md only the suites the results file holds are replaced: the
+tables and target lines of every other suite (`make bench SUITES=...` ran
+a few) are kept as they were.
+
   report.py build/bench/results.jsonl     full report, summary.md, README table
   report.py --table -                      print a table of JSON lines from stdin
 """
@@ -10,6 +14,7 @@ import argparse
 import collections
 import json
 import pathlib
+import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -17,9 +22,15 @@ README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg",
                    "insn_per_op", "rtt_p50_us", "rtt_p99_us", "loss_pct", "irq_per_pkt",
-                   "wakeups_per_s", "mode_changes", "settle_changes", "settle_ms"}
+                   "wakeups_per_s", "mode_changes", "settle_changes", "settle_ms",
+                   # the fibers suite
+                   "ms", "short_p50_us", "short_p99_us", "long_max_wait_ms",
+                   "d1_misses_per_run", "p99_us", "ns_per_run", "migrations_per_run"}
 # The impl each suite's tables and targets put first and divide by.
-MINE = {"rings": "exofusion", "slab": "exofusion-slab", "nic": "exofusion-nic"}
+MINE = {"rings": "exofusion", "slab": "exofusion-slab", "nic": "exofusion-nic",
+        "fibers": "exofiber"}
+# The order of the suites' target lines.
+SUITES = ("rings", "slab", "nic", "fibers")
 # Suites whose ratio column is impl / a baseline (Linux's own driver, which is
 # always measured) rather than mine / impl.
 BASELINE = {"nic": "linux-e1000"}
@@ -84,13 +95,15 @@ def fmt(value):
     return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
 
 
-def tables(figures):
-    """Markdown tables, one per (suite, env, scenario, metric), exofusion first."""
+def table_blocks(figures):
+    """Markdown tables, one per (suite, env, scenario, metric), exofusion
+    first: {(suite, env, scenario, metric): text}."""
     groups = collections.defaultdict(dict)
     for (suite, env, scenario, metric, impl), r in figures.items():
         groups[(suite, env, scenario, metric)][impl] = r
-    out = []
+    blocks = {}
     for (suite, env, scenario, metric), impls in sorted(groups.items()):
+        out = []
         me = MINE.get(suite, "exofusion")
         mine = impls.get(me)
         base = impls.get(BASELINE.get(suite))
@@ -110,7 +123,13 @@ def tables(figures):
                 ratio = f"{mine['value'] / r['value']:.2f}x" if mine and r["value"] else ""
             out.append(f"| {impl} | {fmt(r['value'])} | {fmt(r.get('p50'))} | "
                        f"{fmt(r.get('p99'))} | {ratio} |")
-    return "\n".join(out)
+        blocks[(suite, env, scenario, metric)] = "\n".join(out)
+    return blocks
+
+
+def tables(figures):
+    """Markdown tables, one per (suite, env, scenario, metric), exofusion first."""
+    return "\n".join(table_blocks(figures).values())
 
 
 def target_line(what, mine, other, bound, lower=True, note=""):
@@ -125,19 +144,72 @@ def target_line(what, mine, other, bound, lower=True, note=""):
 
 def check_targets(figures):
     """One line per target: met, missed, or not measured."""
+    return "\n".join(line for lines in suite_targets(figures).values() for line in lines)
+
+
+def suite_targets(figures):
+    """{suite: its target lines}, for the suites the figures hold."""
+    present = {k[0] for k in figures}
+    out = {}
+    if "rings" in present:
+        lines = []
+        for env, scenario, metric, peer, bound in TARGETS:
+            lines.append(target_line(f"{env} {scenario} {metric}: exofusion/{peer}",
+                                     figures.get(("rings", env, scenario, metric, "exofusion")),
+                                     figures.get(("rings", env, scenario, metric, peer)),
+                                     bound, lower=metric in LOWER_IS_BETTER))
+        zc = figures.get(("rings", "host", "zerocopy-64KiB", "copies_per_msg", "exofusion"))
+        if zc:
+            lines.append(f"- host zerocopy-64KiB copies_per_msg = {zc['value']:g} (target 0): "
+                         f"{'met' if zc['value'] == 0 else 'MISSED'}")
+        out["rings"] = lines
+    if "slab" in present:
+        out["slab"] = check_slab_targets(figures)
+    if "nic" in present:
+        out["nic"] = check_nic_targets(figures)
+    if "fibers" in present:
+        out["fibers"] = check_fiber_targets(figures)
+    return out
+
+
+# The fibers suite: (scenario, metric, peer, bound), exofiber / peer, host.
+FIBER_TARGETS = [
+    ("switch", "insn_per_op", "fcontext", 1.0),
+    ("switch", "ns_per_op", "fcontext", 1.1),
+    ("spawn-join", "ns_per_op", "boost-fiber", 0.5),
+    ("spawn-join", "ns_per_op", "go", 1.0),
+    ("skynet-1M", "ms", "go", 1.0),           # faster than Go
+    ("skynet-1M", "ms", "boost-fiber", 1.0),  # and than boost.fiber
+    ("mixed-latency", "short_p99_us", "exofiber-fifo", 0.5),
+    ("mixed-latency", "per_s", "exofiber-fifo", 0.95),
+]
+# exofiber's default aging bound: no long task waits longer.
+FIBER_AGING_BOUND_MS = 10.0
+# The seed's claim: steal-cold-only has 30-50% fewer D1 misses per run.
+FIBER_CACHE_BOUND = 0.7
+
+
+def check_fiber_targets(figures):
+    me = MINE["fibers"]
     lines = []
-    for env, scenario, metric, peer, bound in TARGETS:
-        lines.append(target_line(f"{env} {scenario} {metric}: exofusion/{peer}",
-                                 figures.get(("rings", env, scenario, metric, "exofusion")),
-                                 figures.get(("rings", env, scenario, metric, peer)),
+    for scenario, metric, peer, bound in FIBER_TARGETS:
+        lines.append(target_line(f"host {scenario} {metric}: {me}/{peer}",
+                                 figures.get(("fibers", "host", scenario, metric, me)),
+                                 figures.get(("fibers", "host", scenario, metric, peer)),
                                  bound, lower=metric in LOWER_IS_BETTER))
-    zc = figures.get(("rings", "host", "zerocopy-64KiB", "copies_per_msg", "exofusion"))
-    if zc:
-        lines.append(f"- host zerocopy-64KiB copies_per_msg = {zc['value']:g} (target 0): "
-                     f"{'met' if zc['value'] == 0 else 'MISSED'}")
-    lines.extend(check_slab_targets(figures))
-    lines.extend(check_nic_targets(figures))
-    return "\n".join(lines)
+    wait = figures.get(("fibers", "host", "mixed-latency", "long_max_wait_ms", me))
+    lines.append(f"- host mixed-latency long_max_wait_ms of {me} = {wait['value']:g} "
+                 f"(target <= {FIBER_AGING_BOUND_MS:g}, the aging bound): "
+                 f"{'met' if wait['value'] <= FIBER_AGING_BOUND_MS else 'MISSED'}" if wait else
+                 f"- host mixed-latency long_max_wait_ms of {me}: not measured")
+    lines.append(target_line(
+        "host cache-affinity d1_misses_per_run: exofiber-steal-cold/exofiber-steal-any",
+        figures.get(("fibers", "host", "cache-affinity", "d1_misses_per_run",
+                     "exofiber-steal-cold")),
+        figures.get(("fibers", "host", "cache-affinity", "d1_misses_per_run",
+                     "exofiber-steal-any")),
+        FIBER_CACHE_BOUND, note=" (the seed claims 0.5-0.7)"))
+    return lines
 
 
 # The nic suite (issue 7): (scenario, metric, peer, bound) against Linux's
@@ -222,14 +294,64 @@ def check_slab_targets(figures):
     return lines
 
 
-def update_readme(markdown):
+# A table block's heading in the results section: **scenario** (suite, env, metric, unit...
+BLOCK_HEAD = re.compile(r"^\*\*(?P<scenario>.+?)\*\* \((?P<suite>[^,]+), (?P<env>[^,]+), "
+                        r"(?P<metric>[^,]+), ", re.M)
+TARGETS_HEAD = "Targets (ratios of medians measured in the same run):"
+
+
+def target_suite(line):
+    """The suite a target line belongs to: the one whose own impl it names
+    (the longest name first: exofusion-slab before exofusion), else rings."""
+    for suite, me in sorted(MINE.items(), key=lambda kv: -len(kv[1])):
+        if re.search(rf"(^|[\s/:(]){re.escape(me)}([-\s/=:)]|$)", line):
+            return suite
+    return "rings"
+
+
+def parse_results(section):
+    """The table blocks {(suite, env, scenario, metric): text} and target
+    lines {suite: [lines]} of a results section README.md holds."""
+    tables_part, _, targets_part = section.partition(TARGETS_HEAD)
+    blocks = {}
+    heads = list(BLOCK_HEAD.finditer(tables_part))
+    for i, m in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(tables_part)
+        key = (m["suite"], m["env"], m["scenario"], m["metric"])
+        blocks[key] = "\n" + tables_part[m.start():end].strip("\n") + "\n"
+        # As table_blocks() writes them: a blank line, the heading, a blank
+        # line, the table.
+        blocks[key] = blocks[key].rstrip("\n")
+    targets = collections.defaultdict(list)
+    for line in targets_part.splitlines():
+        if line.startswith("- "):
+            targets[target_suite(line)].append(line)
+    return blocks, targets
+
+
+def merged_markdown(figures, old_section):
+    """The results section: this run's suites from the figures, every other
+    suite as the old section had it."""
+    present = {k[0] for k in figures}
+    old_blocks, old_targets = parse_results(old_section)
+    blocks = {k: v for k, v in old_blocks.items() if k[0] not in present}
+    blocks.update(table_blocks(figures))
+    body = "\n".join(blocks[k] for k in sorted(blocks))
+    new_targets = suite_targets(figures)
+    lines = []
+    for suite in list(SUITES) + sorted((set(new_targets) | set(old_targets)) - set(SUITES)):
+        lines += new_targets.get(suite, []) if suite in present else old_targets.get(suite, [])
+    return f"{body}\n\n{TARGETS_HEAD}\n\n" + "\n".join(lines) + "\n"
+
+
+def update_readme(figures):
     text = README.read_text()
     if BEGIN not in text or END not in text:
         print(f"report: {README} has no {BEGIN} ... {END} markers; not updated", file=sys.stderr)
         return
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{markdown}\n{END}{tail}")
+    old, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{merged_markdown(figures, old)}\n{END}{tail}")
 
 
 def main():
@@ -246,10 +368,10 @@ def main():
         print(body)
         return
     targets = check_targets(figures)
-    markdown = f"{body}\n\nTargets (ratios of medians measured in the same run):\n\n{targets}\n"
+    markdown = f"{body}\n\n{TARGETS_HEAD}\n\n{targets}\n"
     summary = pathlib.Path(args.results).with_name("summary.md")
     summary.write_text(markdown)
-    update_readme(markdown)
+    update_readme(figures)
     print(markdown)
     print(f"report: wrote {summary} and the results section of {README}")
 
