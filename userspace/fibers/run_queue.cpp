@@ -89,7 +89,8 @@ QueueKind RunQueues::push(RunNode* node, uint64_t now, bool woken_here) {
     node->predicted_ns = 0;  // one bucket: plain FIFO
   } else {
     bool ran_here = node->last_worker == worker_;
-    uint64_t since = now - node->last_ran_ns;
+    // A clock read on another worker may be a little ahead of |now|.
+    uint64_t since = now > node->last_ran_ns ? now - node->last_ran_ns : 0;
     if (woken_here || (ran_here && since <= params_.hot_window_ns))
       kind = QueueKind::kHot;
     else if (!ran_here || since > params_.normal_window_ns)

@@ -42,6 +42,7 @@ timespec to_timespec(uint64_t ns) {
   f->ctx.on_first_entry();
   current_worker()->finish_switch();  // what the context we came from left
   f->fn(f->arg);
+  f->sched->finish(f);
   current_worker()->leave(f, Worker::Then::kExit);
   abort();  // an exited fiber is never resumed
 }
@@ -128,6 +129,7 @@ void Worker::loop() {
   for (;;) {
     finish_switch();
     uint64_t now = Scheduler::now();
+    now_ = now;
     Fiber* f = next_to_run(now);
     if (!f) f = steal(now);
     if (f) {
@@ -220,9 +222,23 @@ void Worker::wake_waiter(Fiber* f) {
 }
 
 void Worker::push(Fiber* f, bool woken_here, uint64_t now) {
-  // FIFO keeps no time in its queue (no aging): it skips the clock.
-  if (sched_->policy() == Policy::kPredictive) {
-    if (!now) now = Scheduler::now();
+  const bool predictive = sched_->policy() == Policy::kPredictive;
+  const bool mine = current_worker() == this;
+  if (predictive && woken_here && mine) {
+    // Readied by the fiber running here: it runs next (hot, newest first),
+    // from a slot that skips the queues and their lock; the one it
+    // displaces is queued. A spawn-then-join or a hand-off through a
+    // channel costs no queue operation.
+    Fiber* displaced = runnext_;
+    runnext_ = f;
+    if (!displaced) return;
+    f = displaced;
+  }
+  // FIFO keeps no time in its queue (no aging): it skips the clock. Here,
+  // the clock of this worker's last switch is recent enough for aging and
+  // the hot window (both are in the 100-us to 10-ms range).
+  if (predictive) {
+    if (!now) now = mine ? now_ : Scheduler::now();
     f->predicted_ns = f->predictor.predicted_ns();
   }
   unsigned backlog;
@@ -234,17 +250,26 @@ void Worker::push(Fiber* f, bool woken_here, uint64_t now) {
   }
   // A sleeping worker is worth waking when what was queued is stealable
   // now, or when work waits behind work here.
+  if (kind != QueueKind::kCold && backlog <= 1 && predictive) return;
   // An RMW orders the queue's update before the read, as the sleeper's
   // own RMW on |sleepers| does before it re-checks the queues (a fence
   // would do, but TSan does not model fences).
-  if (sched_->sleepers.fetch_add(0) &&
-      (kind == QueueKind::kCold || backlog > 1 || sched_->policy() == Policy::kFifo))
-    sched_->wake_idle_worker(this);
+  if (sched_->sleepers.fetch_add(0)) sched_->wake_idle_worker(this);
 }
 
 Fiber* Worker::next_to_run(uint64_t now) {
   if (ntimers_ && timers_[0]->deadline_ns <= now) fire_timers(now);
   if (io_waiters_ && (++poll_tick_ & 63) == 0) poll_io(0);
+  // The run-next slot, but not for ever: every kRunnextStreak-th pick
+  // goes to the queues, whose aging bound then holds (two fibers handing
+  // off to each other would otherwise keep the rest waiting).
+  if (runnext_ && runnext_streak_ < kRunnextStreak) {
+    ++runnext_streak_;
+    Fiber* f = runnext_;
+    runnext_ = nullptr;
+    return f;
+  }
+  runnext_streak_ = 0;
   bool aged;
   RunNode* n;
   {
@@ -252,6 +277,10 @@ Fiber* Worker::next_to_run(uint64_t now) {
     n = queues_.pop(now, &aged);
   }
   if (n && aged) stats_.aged.fetch_add(1, std::memory_order_relaxed);
+  if (!n && runnext_) {
+    n = runnext_;
+    runnext_ = nullptr;
+  }
   if (!n && io_waiters_) {
     // The queues are empty: the fds are next.
     poll_io(0);
@@ -557,10 +586,7 @@ int Scheduler::spawn(void (*fn)(void*), void* arg, size_t stack_size, Fiber** ha
   return 0;
 }
 
-void Scheduler::on_exit(Fiber* f) {
-  f->ctx.destroy();
-  stacks_.free(f->stack);
-  f->stack = Stack{};
+void Scheduler::finish(Fiber* f) {
   Fiber* joiner;
   bool thread_joiner;
   {
@@ -572,7 +598,16 @@ void Scheduler::on_exit(Fiber* f) {
   // Counted before a joiner can look at the statistics.
   finished_.fetch_add(1, std::memory_order_relaxed);
   if (thread_joiner) futex(&f->done, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+  // Readied before the exit's switch, the joiner is what runs next here.
+  // It only drops its reference: the runtime's keeps the control block
+  // until on_exit, once the fiber is off its stack.
   if (joiner) ready(joiner);
+}
+
+void Scheduler::on_exit(Fiber* f) {
+  f->ctx.destroy();
+  stacks_.free(f->stack);
+  f->stack = Stack{};
   release(f);
   if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     all_done_.store(1);

@@ -33,7 +33,7 @@ void join(Fiber* f) {
     f->lock.unlock();
   } else if (self) {
     f->joiner = self;
-    park_unlocking(f->lock);  // on_exit readies us after |done|
+    park_unlocking(f->lock);  // finish() readies us after |done|
   } else {
     f->thread_joiner = true;
     f->lock.unlock();
