@@ -222,6 +222,12 @@ void fill_inline(exo_slot& slot, const void* data, size_t len, u8 flags) {
   memcpy(slot.data, data, len);
 }
 
+// A claim that found shared positions or sequences no honest peer writes:
+// waiting for them to change could last for ever (as the kernel's side).
+int corrupted(const char* call) {
+  return fail(-EBADMSG, "%s: the ring's shared positions or sequences are corrupted", call);
+}
+
 // Reads a claimed slot into |msg|; 0 or -EBADMSG for a malformed slot.
 int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg) {
   msg->type = slot.type;
@@ -338,7 +344,10 @@ int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   int err = check_msg_size(len);
   if (err) return err;
   u64 pos;
-  for (bool first = true; ring->view.messages().claim_produce(1, &pos) == 0; first = false) {
+  exo::RingState state;
+  for (bool first = true; ring->view.messages().claim_produce(1, &pos, &state) == 0;
+       first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_send");
     err = ring->stall(EXO_WAIT_SPACE, flags, first);
     if (err) return err;
   }
@@ -351,7 +360,10 @@ int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
 
 int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   u64 pos;
-  for (bool first = true; ring->view.messages().claim_consume(1, &pos) == 0; first = false) {
+  exo::RingState state;
+  for (bool first = true; ring->view.messages().claim_consume(1, &pos, &state) == 0;
+       first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv");
     int err = ring->stall(EXO_WAIT_DATA, flags, first);
     if (err) return err;
   }
@@ -371,7 +383,10 @@ int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsign
   bool first = true;
   while (sent < count) {
     u64 pos;
-    u32 n = slots.claim_produce(count - sent, &pos);
+    exo::RingState state;
+    u32 n = slots.claim_produce(count - sent, &pos, &state);
+    if (n == 0 && state == exo::RingState::kCorrupt)
+      return sent ? static_cast<int>(sent) : corrupted("exo_send_batch");
     if (n == 0) {
       int err = ring->stall(EXO_WAIT_SPACE, flags, first);
       if (err) return sent ? static_cast<int>(sent) : err;
@@ -396,7 +411,9 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
   auto& slots = ring->view.messages();
   u64 pos;
   u32 n;
-  for (bool first = true; (n = slots.claim_consume(max, &pos)) == 0; first = false) {
+  exo::RingState state;
+  for (bool first = true; (n = slots.claim_consume(max, &pos, &state)) == 0; first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv_batch");
     int err = ring->stall(EXO_WAIT_DATA, flags, first);
     if (err) return err;
   }
@@ -427,7 +444,10 @@ int exo_zc_send(exo_ring* ring, uint32_t buf, uint32_t offset, uint32_t len, uns
     return fail(-EINVAL, "zero-copy range buf %u offset %u len %u is outside the pool", buf,
                 offset, len);
   u64 pos;
-  for (bool first = true; ring->view.messages().claim_produce(1, &pos) == 0; first = false) {
+  exo::RingState state;
+  for (bool first = true; ring->view.messages().claim_produce(1, &pos, &state) == 0;
+       first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_zc_send");
     int err = ring->stall(EXO_WAIT_SPACE, flags, first);
     if (err) return err;
   }
