@@ -17,18 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "tests/fibers/test_sched.h"
 #include "userspace/include/exofiber/exofiber.h"
 
 namespace {
-
-exo_fiber_sched* make_sched(unsigned workers) {
-  exo_fiber_sched_params p{};
-  p.workers = workers;
-  p.no_pin = 1;
-  exo_fiber_sched* s = nullptr;
-  EXPECT_EQ(exo_fiber_sched_create(&p, &s), 0) << exo_last_error();
-  return s;
-}
 
 struct Parked {
   exo_ring* ring = nullptr;

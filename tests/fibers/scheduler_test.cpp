@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/fibers/test_sched.h"
 #include "userspace/include/exofiber/exofiber.h"
 
 namespace {
@@ -36,20 +37,6 @@ void spin_ns(uint64_t ns) {
   uint64_t end = now_ns() + ns;
   while (now_ns() < end) {
   }
-}
-
-exo_fiber_sched* make_sched(unsigned workers, exo_fiber_policy policy = EXO_FIBER_PREDICTIVE,
-                            uint64_t aging_bound_ns = 0, bool cold_only = false) {
-  exo_fiber_sched_params p{};
-  p.workers = workers;
-  p.policy = policy;
-  p.no_pin = 1;  // the test machine may have fewer CPUs than workers
-  p.aging_bound_ns = aging_bound_ns;
-  p.steal_cold_only = cold_only;
-  exo_fiber_sched* s = nullptr;
-  int err = exo_fiber_sched_create(&p, &s);
-  EXPECT_EQ(err, 0) << exo_last_error();
-  return s;
 }
 
 exo_fiber_stats stats_of(exo_fiber_sched* s) {
