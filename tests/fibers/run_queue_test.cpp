@@ -22,6 +22,7 @@ using Level = RunQueues::StealLevel;
 
 constexpr int32_t kHere = 0, kThere = 1;
 constexpr uint64_t kUs = 1000, kMs = 1000 * kUs;
+constexpr uint64_t kNever = UINT64_MAX;  // no waited-long-enough rule
 
 QueueParams params(Policy policy = Policy::kPredictive) {
   QueueParams p;
@@ -126,17 +127,38 @@ TEST(FiberRunQueue, ThievesTakeColdOnlyUntilTheyHaveIdledLongEnough) {
   (void)q.push(&cold1, now, false);
   (void)q.push(&cold2, now + 1, false);
   QueueKind from;
-  EXPECT_TRUE(q.has_stealable(Level::kColdOnly));
-  EXPECT_EQ(q.steal(Level::kColdOnly, &from), &cold1);  // oldest first
+  EXPECT_TRUE(q.has_stealable(Level::kColdOnly, now, kNever));
+  EXPECT_EQ(q.steal(Level::kColdOnly, now, kNever, &from), &cold1);  // oldest first
   EXPECT_EQ(from, QueueKind::kCold);
-  EXPECT_EQ(q.steal(Level::kColdOnly, &from), &cold2);
-  EXPECT_FALSE(q.has_stealable(Level::kColdOnly));
-  EXPECT_EQ(q.steal(Level::kColdOnly, &from), nullptr);
-  EXPECT_EQ(q.steal(Level::kNormalToo, &from), &normal);
+  EXPECT_EQ(q.steal(Level::kColdOnly, now, kNever, &from), &cold2);
+  EXPECT_FALSE(q.has_stealable(Level::kColdOnly, now, kNever));
+  EXPECT_EQ(q.steal(Level::kColdOnly, now, kNever, &from), nullptr);
+  EXPECT_EQ(q.steal(Level::kNormalToo, now, kNever, &from), &normal);
   EXPECT_EQ(from, QueueKind::kNormal);
-  EXPECT_FALSE(q.has_stealable(Level::kNormalToo));
-  EXPECT_TRUE(q.has_stealable(Level::kAny));
-  EXPECT_EQ(q.steal(Level::kAny, &from), &hot);
+  EXPECT_FALSE(q.has_stealable(Level::kNormalToo, now, kNever));
+  EXPECT_TRUE(q.has_stealable(Level::kAny, now, kNever));
+  EXPECT_EQ(q.steal(Level::kAny, now, kNever, &from), &hot);
+  EXPECT_EQ(from, QueueKind::kHot);
+  EXPECT_EQ(q.size(), 0u);
+}
+
+TEST(FiberRunQueue, ThievesTakeWarmFibersThatWaitedPastTheBoundBehindABusyWorker) {
+  RunQueues q(kHere, params());
+  uint64_t now = 100 * kMs;
+  RunNode hot = node(kUs, kHere, now - 10 * kUs);
+  RunNode normal = node(kUs, kHere, now - 1 * kMs);
+  (void)q.push(&normal, now, false);
+  (void)q.push(&hot, now + 10 * kUs, false);
+  QueueKind from;
+  // Nothing cold, nothing waited 50 us: a cold-only thief goes away.
+  EXPECT_FALSE(q.has_stealable(Level::kColdOnly, now + 40 * kUs, 50 * kUs));
+  EXPECT_EQ(q.steal(Level::kColdOnly, now + 40 * kUs, 50 * kUs, &from), nullptr);
+  // The worker stayed busy: the one that waited longest goes first.
+  EXPECT_TRUE(q.has_stealable(Level::kColdOnly, now + 55 * kUs, 50 * kUs));
+  EXPECT_EQ(q.steal(Level::kColdOnly, now + 55 * kUs, 50 * kUs, &from), &normal);
+  EXPECT_EQ(from, QueueKind::kNormal);
+  EXPECT_FALSE(q.has_stealable(Level::kColdOnly, now + 55 * kUs, 50 * kUs));
+  EXPECT_EQ(q.steal(Level::kColdOnly, now + 60 * kUs, 50 * kUs, &from), &hot);
   EXPECT_EQ(from, QueueKind::kHot);
   EXPECT_EQ(q.size(), 0u);
 }

@@ -78,6 +78,10 @@ ClassQueue& RunQueues::queue(QueueKind kind) {
 }
 
 void RunQueues::publish_counts() {
+  uint64_t oldest = UINT64_MAX;
+  for (const ClassQueue* q : {&hot_, &normal_})
+    if (q->oldest() && q->oldest()->enqueued_ns < oldest) oldest = q->oldest()->enqueued_ns;
+  oldest_warm_ns_.store(oldest, std::memory_order_relaxed);
   total_.store(hot_.size() + normal_.size() + cold_.size(), std::memory_order_relaxed);
   cold_count_.store(cold_.size(), std::memory_order_relaxed);
   normal_count_.store(normal_.size(), std::memory_order_relaxed);
@@ -140,26 +144,38 @@ RunNode* RunQueues::pop(uint64_t now, bool* aged) {
   return next;
 }
 
-RunNode* RunQueues::steal(StealLevel level, QueueKind* from) {
+RunNode* RunQueues::steal(StealLevel level, uint64_t now, uint64_t waited_ns, QueueKind* from) {
   RunNode* victim = nullptr;
-  if (params_.policy == Policy::kFifo)
+  if (params_.policy == Policy::kFifo) {
     victim = normal_.oldest();
-  else if (!cold_.empty())
+  } else if (!cold_.empty()) {
     victim = cold_.oldest();
-  else if (level != StealLevel::kColdOnly && !normal_.empty())
+  } else if (level != StealLevel::kColdOnly && !normal_.empty()) {
     victim = normal_.oldest();
-  else if (level == StealLevel::kAny)
+  } else if (level == StealLevel::kAny) {
     victim = hot_.oldest();
+  } else {
+    // Cold only, but warm work that has waited long enough goes too.
+    for (ClassQueue* q : {&hot_, &normal_}) {
+      RunNode* n = q->oldest();
+      if (n && now - n->enqueued_ns >= waited_ns && now >= n->enqueued_ns &&
+          (!victim || n->enqueued_ns < victim->enqueued_ns))
+        victim = n;
+    }
+  }
   *from = victim ? victim->queue : QueueKind::kNone;
   if (victim) take(victim);
   return victim;
 }
 
-bool RunQueues::has_stealable(StealLevel level) const {
+bool RunQueues::has_stealable(StealLevel level, uint64_t now, uint64_t waited_ns) const {
   if (params_.policy == Policy::kFifo || level == StealLevel::kAny)
     return total_.load(std::memory_order_relaxed) != 0;
   if (cold_count_.load(std::memory_order_relaxed)) return true;
-  return level == StealLevel::kNormalToo && normal_count_.load(std::memory_order_relaxed);
+  if (level == StealLevel::kNormalToo && normal_count_.load(std::memory_order_relaxed))
+    return true;
+  uint64_t oldest = oldest_warm_ns_.load(std::memory_order_relaxed);
+  return oldest <= now && now - oldest >= waited_ns;
 }
 
 }  // namespace exo::fiber

@@ -109,12 +109,14 @@ class RunQueues {
   // because it had waited past the aging bound.
   RunNode* pop(uint64_t now, bool* aged);
   // What a thief on another worker may take at |level|, oldest first;
-  // *from says which queue it was in.
-  RunNode* steal(StealLevel level, QueueKind* from);
+  // *from says which queue it was in. Whatever the level, a hot or normal
+  // fiber that has waited |waited_ns| or more (at |now|) may go too: its
+  // worker is busy, and a CPU idles while it waits.
+  RunNode* steal(StealLevel level, uint64_t now, uint64_t waited_ns, QueueKind* from);
 
   unsigned size() const { return total_.load(std::memory_order_relaxed); }
-  // What steal(level) could find, without the lock (a hint).
-  bool has_stealable(StealLevel level) const;
+  // What steal() could find, without the lock (a hint).
+  bool has_stealable(StealLevel level, uint64_t now, uint64_t waited_ns) const;
   const QueueParams& params() const { return params_; }
 
  private:
@@ -128,6 +130,7 @@ class RunQueues {
   bool aged_before_ = false;
   ClassQueue hot_, normal_, cold_;
   std::atomic<unsigned> total_{0};
+  std::atomic<uint64_t> oldest_warm_ns_{UINT64_MAX};  // hot and normal
   std::atomic<unsigned> cold_count_{0};
   std::atomic<unsigned> normal_count_{0};
 };

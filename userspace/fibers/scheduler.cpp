@@ -290,9 +290,10 @@ Fiber* Worker::next_to_run(uint64_t now) {
   return static_cast<Fiber*>(n);
 }
 
-Fiber* Worker::steal_from(RunQueues::StealLevel level, QueueKind* from) {
+Fiber* Worker::steal_from(RunQueues::StealLevel level, uint64_t now, uint64_t waited_ns,
+                          QueueKind* from) {
   SpinGuard guard(qlock_);
-  return static_cast<Fiber*>(queues_.steal(level, from));
+  return static_cast<Fiber*>(queues_.steal(level, now, waited_ns, from));
 }
 
 Fiber* Worker::steal(uint64_t now) {
@@ -308,12 +309,14 @@ Fiber* Worker::steal(uint64_t now) {
     else if (idle >= o.steal_any_after_ns)
       level = Level::kNormalToo;
   }
+  // Warm work that waited this long behind a busy worker goes too.
+  const uint64_t waited = o.steal_cold_only ? UINT64_MAX : o.steal_any_after_ns;
   unsigned start = static_cast<unsigned>(now >> 10) % n;  // spreads thieves
   for (unsigned i = 0; i < n; ++i) {
     Worker* victim = sched_->worker((start + i) % n);
-    if (victim == this || !victim->has_stealable(level)) continue;
+    if (victim == this || !victim->has_stealable(level, now, waited)) continue;
     QueueKind from;
-    Fiber* f = victim->steal_from(level, &from);
+    Fiber* f = victim->steal_from(level, now, waited, &from);
     if (!f) continue;
     bool cold = from == QueueKind::kCold;
     (cold ? stats_.steals_cold : stats_.steals_other).fetch_add(1, std::memory_order_relaxed);
@@ -352,7 +355,7 @@ void Worker::idle(uint64_t now) {
   bool work = queued() != 0;
   for (unsigned i = 0; !work && i < sched_->workers(); ++i) {
     Worker* v = sched_->worker(i);
-    work = v != this && v->has_stealable(RunQueues::StealLevel::kAny);
+    work = v != this && v->has_stealable(RunQueues::StealLevel::kAny, now, 0);
   }
   if (!work && !sched_->stopping()) {
     stats_.sleeps.fetch_add(1, std::memory_order_relaxed);

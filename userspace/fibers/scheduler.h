@@ -64,10 +64,12 @@ class Worker {
   const WorkerStats& stats() const { return stats_; }
   bool sleeping() const { return sleep_state_.load(std::memory_order_relaxed) != kAwake; }
   Scheduler* scheduler() const { return sched_; }
-  bool has_stealable(RunQueues::StealLevel level) const EXO_NO_TSA {
-    return queues_.has_stealable(level);
+  bool has_stealable(RunQueues::StealLevel level, uint64_t now, uint64_t waited_ns) const
+      EXO_NO_TSA {
+    return queues_.has_stealable(level, now, waited_ns);
   }
-  Fiber* steal_from(RunQueues::StealLevel level, QueueKind* from) EXO_EXCLUDES(qlock_);
+  Fiber* steal_from(RunQueues::StealLevel level, uint64_t now, uint64_t waited_ns,
+                    QueueKind* from) EXO_EXCLUDES(qlock_);
   // Out of the lock analysis: the lock a parked fiber held is released here,
   // by the context that runs next.
   void finish_switch() EXO_NO_TSA;
