@@ -680,3 +680,24 @@ TEST(FiberScheduler, PredictiveCountsPredictionsAndFifoNone) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FiberErrors, DestroyFromOneOfItsOwnFibersAbortsInsteadOfWaitingForItself) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    exo_fiber_sched* s = make_sched(1);
+    exo_fiber* h;
+    if (exo_fiber_spawn(s, [](void* a) { exo_fiber_sched_destroy(static_cast<exo_fiber_sched*>(a)); },
+                        s, 0, &h))
+      _exit(3);
+    (void)exo_fiber_join(h);
+    _exit(0);
+  }
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) << status;
+}
+
+}  // namespace

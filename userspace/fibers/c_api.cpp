@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1 OR GPL-2.0
 // The C API (exofiber.h) over the C++ runtime.
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <new>
 
@@ -58,7 +60,13 @@ int exo_fiber_sched_create(const struct exo_fiber_sched_params* params, exo_fibe
 }
 
 void exo_fiber_sched_destroy(exo_fiber_sched* sched) {
-  if (sched) cxx(sched)->destroy();
+  if (!sched) return;
+  if (exo_fiber_sched_current() == sched) {
+    // It would wait for the calling fiber to finish: for ever.
+    fprintf(stderr, "exo_fiber_sched_destroy: called from one of its own fibers\n");
+    abort();
+  }
+  cxx(sched)->destroy();
 }
 
 void exo_fiber_sched_get_stats(exo_fiber_sched* sched, struct exo_fiber_stats* stats) {

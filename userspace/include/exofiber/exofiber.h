@@ -57,7 +57,8 @@ struct exo_fiber_stats {
 };
 
 int exo_fiber_sched_create(const struct exo_fiber_sched_params *params, exo_fiber_sched **out);
-/* Waits until every fiber has finished, then stops the workers. */
+/* Waits until every fiber has finished, then stops the workers. Called from
+ * one of its own fibers it aborts (it would wait for itself). */
 void exo_fiber_sched_destroy(exo_fiber_sched *sched);
 void exo_fiber_sched_get_stats(exo_fiber_sched *sched, struct exo_fiber_stats *stats);
 /* The scheduler of the calling fiber, or NULL. */
