@@ -144,8 +144,8 @@ void Worker::loop() {
 
 void Worker::start_running(Fiber* f, uint64_t now) {
   if (f->last_worker >= 0 && f->last_worker != id_)
-    stats_.migrations.fetch_add(1, std::memory_order_relaxed);
-  stats_.switches.fetch_add(1, std::memory_order_relaxed);
+    stats_.migrations.inc();
+  stats_.switches.inc();
   f->resumed_ns = now;
   current_ = f;
   idle_since_ = 0;
@@ -155,8 +155,8 @@ void Worker::stop_running(Fiber* f, uint64_t now) {
   if (sched_->policy() == Policy::kPredictive) {
     uint64_t run = now - f->resumed_ns;
     if (f->predictor.has_history()) {
-      stats_.predictions.fetch_add(1, std::memory_order_relaxed);
-      if (f->predictor.record(run)) stats_.within_20pct.fetch_add(1, std::memory_order_relaxed);
+      stats_.predictions.inc();
+      if (f->predictor.record(run)) stats_.within_20pct.inc();
     } else {
       (void)f->predictor.record(run);
     }
@@ -276,7 +276,7 @@ Fiber* Worker::next_to_run(uint64_t now) {
     SpinGuard guard(qlock_);
     n = queues_.pop(now, &aged);
   }
-  if (n && aged) stats_.aged.fetch_add(1, std::memory_order_relaxed);
+  if (n && aged) stats_.aged.inc();
   if (!n && runnext_) {
     n = runnext_;
     runnext_ = nullptr;
@@ -319,7 +319,7 @@ Fiber* Worker::steal(uint64_t now) {
     Fiber* f = victim->steal_from(level, now, waited, &from);
     if (!f) continue;
     bool cold = from == QueueKind::kCold;
-    (cold ? stats_.steals_cold : stats_.steals_other).fetch_add(1, std::memory_order_relaxed);
+    (cold ? stats_.steals_cold : stats_.steals_other).inc();
     return f;
   }
   return nullptr;
@@ -358,7 +358,7 @@ void Worker::idle(uint64_t now) {
     work = v != this && v->has_stealable(RunQueues::StealLevel::kAny, now, 0);
   }
   if (!work && !sched_->stopping()) {
-    stats_.sleeps.fetch_add(1, std::memory_order_relaxed);
+    stats_.sleeps.inc();
     if (io_waiters_) {
       int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
       poll_io(ms);
@@ -461,7 +461,7 @@ void Worker::drop_fd_wait(Fiber* f) {
 
 void Worker::poll_io(int timeout_ms) {
   epoll_event events[64];
-  stats_.io_polls.fetch_add(1, std::memory_order_relaxed);
+  stats_.io_polls.inc();
   int n = epoll_wait(epfd_, events, 64, timeout_ms);
   for (int i = 0; i < n; ++i) {
     auto* f = static_cast<Fiber*>(events[i].data.ptr);
@@ -544,7 +544,10 @@ void Scheduler::destroy() {
   // Every thread stops before any worker goes: a worker still in its loop
   // scans the others for work to steal.
   for (unsigned i = 0; i < nworkers_; ++i) workers_[i]->join_thread();
-  for (unsigned i = 0; i < nworkers_; ++i) delete workers_[i];
+  for (unsigned i = 0; i < nworkers_; ++i) {
+    stacks_.drain(&workers_[i]->stacks_);
+    delete workers_[i];
+  }
   if (fibers_) {
     unsigned long leaked = exo_slab_destroy(fibers_);
     if (leaked) fprintf(stderr, "exofiber: %lu fiber control blocks leaked\n", leaked);
@@ -562,7 +565,9 @@ int Scheduler::spawn(void (*fn)(void*), void* arg, size_t stack_size, Fiber** ha
   void* mem = exo_slab_alloc(fibers_, 0);
   if (!mem) return fail(-ENOMEM, "exo_fiber_spawn: no memory for a fiber");
   auto* f = new (mem) Fiber();
-  int err = stacks_.alloc(stack_size, &f->stack);
+  Worker* w = current_worker();
+  if (w && w->scheduler() != this) w = nullptr;
+  int err = stacks_.alloc(stack_size, &f->stack, w ? &w->stacks_ : nullptr);
   if (err) {
     f->~Fiber();
     exo_slab_free(fibers_, mem);
@@ -576,12 +581,12 @@ int Scheduler::spawn(void (*fn)(void*), void* arg, size_t stack_size, Fiber** ha
   if (options_.queues.policy == Policy::kPredictive) f->predictor.seed(class_prediction(fn));
   f->ctx.init(f->stack.base, f->stack.size, fiber_entry, f);
   live_.fetch_add(1, std::memory_order_relaxed);
-  spawned_.fetch_add(1, std::memory_order_relaxed);
   if (handle) *handle = f;
-  Worker* w = current_worker();
-  if (w && w->scheduler() == this) {
+  if (w) {
+    w->stats_.spawned.inc();
     w->push(f, true);
   } else {
+    spawned_outside_.fetch_add(1, std::memory_order_relaxed);
     w = workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % nworkers_];
     w->push(f, false);
     w->wake();
@@ -599,7 +604,7 @@ void Scheduler::finish(Fiber* f) {
     thread_joiner = f->thread_joiner;
   }
   // Counted before a joiner can look at the statistics.
-  finished_.fetch_add(1, std::memory_order_relaxed);
+  current_worker()->stats_.finished.inc();
   if (thread_joiner) futex(&f->done, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
   // Readied before the exit's switch, the joiner is what runs next here.
   // It only drops its reference: the runtime's keeps the control block
@@ -609,7 +614,7 @@ void Scheduler::finish(Fiber* f) {
 
 void Scheduler::on_exit(Fiber* f) {
   f->ctx.destroy();
-  stacks_.free(f->stack);
+  stacks_.free(f->stack, &current_worker()->stacks_);
   f->stack = Stack{};
   release(f);
   if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -619,7 +624,10 @@ void Scheduler::on_exit(Fiber* f) {
 }
 
 void Scheduler::release(Fiber* f) {
-  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last reference needs no locked decrement: nobody can take another.
+  if (f->refs.load(std::memory_order_acquire) != 1 &&
+      f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
+    return;
   f->~Fiber();
   exo_slab_free(fibers_, f);
 }
@@ -654,19 +662,20 @@ void Scheduler::record_class_run(void (*fn)(void*), uint64_t run_ns) {
 
 void Scheduler::get_stats(exo_fiber_stats* out) const {
   memset(out, 0, sizeof(*out));
-  out->spawned = spawned_.load(std::memory_order_relaxed);
-  out->finished = finished_.load(std::memory_order_relaxed);
+  out->spawned = spawned_outside_.load(std::memory_order_relaxed);
   for (unsigned i = 0; i < nworkers_; ++i) {
     const WorkerStats& s = workers_[i]->stats();
-    out->switches += s.switches.load(std::memory_order_relaxed);
-    out->steals_cold += s.steals_cold.load(std::memory_order_relaxed);
-    out->steals_other += s.steals_other.load(std::memory_order_relaxed);
-    out->migrations += s.migrations.load(std::memory_order_relaxed);
-    out->aged += s.aged.load(std::memory_order_relaxed);
-    out->predictions += s.predictions.load(std::memory_order_relaxed);
-    out->predictions_within_20pct += s.within_20pct.load(std::memory_order_relaxed);
-    out->sleeps += s.sleeps.load(std::memory_order_relaxed);
-    out->io_polls += s.io_polls.load(std::memory_order_relaxed);
+    out->switches += s.switches.get();
+    out->steals_cold += s.steals_cold.get();
+    out->steals_other += s.steals_other.get();
+    out->migrations += s.migrations.get();
+    out->aged += s.aged.get();
+    out->predictions += s.predictions.get();
+    out->predictions_within_20pct += s.within_20pct.get();
+    out->sleeps += s.sleeps.get();
+    out->io_polls += s.io_polls.get();
+    out->spawned += s.spawned.get();
+    out->finished += s.finished.get();
   }
   out->stacks_mapped = stacks_.mapped();
 }

@@ -32,10 +32,20 @@ struct SchedulerOptions {
   bool steal_cold_only = false;
 };
 
-// Counters a worker bumps on its own (relaxed: read for statistics only).
+// Counters only their worker writes, read by anyone for statistics: a
+// plain load and store (no locked read-modify-write on the hot path).
+class WorkerCounter {
+ public:
+  void inc() { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
 struct WorkerStats {
-  std::atomic<uint64_t> switches{0}, steals_cold{0}, steals_other{0}, migrations{0}, aged{0},
-      predictions{0}, within_20pct{0}, sleeps{0}, io_polls{0};
+  WorkerCounter switches, steals_cold, steals_other, migrations, aged, predictions, within_20pct,
+      sleeps, io_polls, spawned, finished;
 };
 
 class Worker {
@@ -128,6 +138,7 @@ class Worker {
   std::atomic<uint32_t> sleep_state_{kAwake};
 
   WorkerStats stats_;
+  StackPool::Local stacks_;  // spawns and exits here reuse these first
   friend class Scheduler;
 };
 
@@ -171,7 +182,7 @@ class Scheduler {
   std::atomic<uint32_t> all_done_{0};  // futex word: live_ reached 0
   std::atomic<unsigned> next_worker_{0};
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> spawned_{0}, finished_{0};
+  std::atomic<uint64_t> spawned_outside_{0};  // by threads that are not its workers
 
   // New fibers start with the EMA of earlier fibers of the same entry
   // function (a fiber has no history of its own yet).

@@ -29,9 +29,21 @@ size_t StackPool::usable_size(size_t size) {
   return (size + kPage - 1) & ~(kPage - 1);
 }
 
-int StackPool::alloc(size_t size, Stack* out) {
+void StackPool::reuse([[maybe_unused]] const Stack& stack) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The frames of the fiber that last ran here were left poisoned.
+  __asan_unpoison_memory_region(stack.base, stack.size);
+#endif
+}
+
+int StackPool::alloc(size_t size, Stack* out, Local* local) {
   size_t usable = usable_size(size);
   if (!usable) return -EINVAL;
+  if (local && local->count && local->stacks[local->count - 1].size == usable) {
+    *out = local->stacks[--local->count];
+    reuse(*out);
+    return 0;
+  }
   {
     SpinGuard guard(lock_);
     // Most programs use one or two sizes: the list is short to walk.
@@ -40,11 +52,8 @@ int StackPool::alloc(size_t size, Stack* out) {
       if (s->size != usable) continue;
       *link = s->next;
       --cached_count_;
-#if defined(__SANITIZE_ADDRESS__)
-      // The frames of the fiber that last ran here were left poisoned.
-      __asan_unpoison_memory_region(s, usable);
-#endif
       *out = Stack{s, usable};
+      reuse(*out);
       return 0;
     }
   }
@@ -60,7 +69,11 @@ int StackPool::alloc(size_t size, Stack* out) {
   return 0;
 }
 
-void StackPool::free(const Stack& stack) {
+void StackPool::free(const Stack& stack, Local* local) {
+  if (local && local->count < Local::kMax) {
+    local->stacks[local->count++] = stack;
+    return;
+  }
   {
     SpinGuard guard(lock_);
     if (cached_count_ < kMaxCached) {
@@ -75,6 +88,10 @@ void StackPool::free(const Stack& stack) {
     }
   }
   unmap(stack);
+}
+
+void StackPool::drain(Local* local) {
+  while (local->count) free(local->stacks[--local->count]);
 }
 
 void StackPool::unmap(const Stack& stack) {

@@ -35,9 +35,20 @@ class StackPool {
   // The usable size a request of |size| bytes gets (page-rounded), or 0 if
   // |size| is outside [kMinSize, kMaxSize].
   static size_t usable_size(size_t size);
-  // 0, or -EINVAL (a size usable_size() refuses) or -ENOMEM.
-  [[nodiscard]] int alloc(size_t size, Stack* out) EXO_EXCLUDES(lock_);
-  void free(const Stack& stack) EXO_EXCLUDES(lock_);
+  // A few stacks one thread (a worker) keeps for itself, taken and given
+  // without the pool's lock; only its owner touches it.
+  struct Local {
+    static constexpr unsigned kMax = 32;
+    Stack stacks[kMax];
+    unsigned count = 0;
+  };
+
+  // 0, or -EINVAL (a size usable_size() refuses) or -ENOMEM. |local|, if
+  // non-null, is the calling thread's own cache, tried first.
+  [[nodiscard]] int alloc(size_t size, Stack* out, Local* local = nullptr) EXO_EXCLUDES(lock_);
+  void free(const Stack& stack, Local* local = nullptr) EXO_EXCLUDES(lock_);
+  // Gives a local cache's stacks back to the pool (its owner is going).
+  void drain(Local* local) EXO_EXCLUDES(lock_);
   // Stacks mapped now (in use or cached).
   unsigned long mapped() const { return mapped_.load(std::memory_order_relaxed); }
 
@@ -48,6 +59,7 @@ class StackPool {
     size_t size;
   };
   void unmap(const Stack& stack);
+  static void reuse(const Stack& stack);
 
   SpinLock lock_;
   FreeStack* cached_ EXO_GUARDED_BY(lock_) = nullptr;
