@@ -602,7 +602,9 @@ TEST(FiberStack, StacksAreReusedNotMappedPerSpawn) {
     for (auto& h : hs) ASSERT_EQ(exo_fiber_spawn(s, count_run, &c, 0, &h), 0);
     for (auto* h : hs) ASSERT_EQ(exo_fiber_join(h), 0);
   }
-  EXPECT_LE(stats_of(s).stacks_mapped, 101u);
+  // 100 alive at once, plus the 32 the worker keeps for itself (its
+  // exits fill them; spawns from this thread take the pool's): not 500.
+  EXPECT_LE(stats_of(s).stacks_mapped, 100u + 32u + 1u);
   exo_fiber_sched_destroy(s);
 }
 
