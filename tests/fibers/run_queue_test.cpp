@@ -226,3 +226,19 @@ TEST(FiberRunQueue, AgedPicksAreSpacedSoABacklogIsNotRunInArrivalOrder) {
 }
 
 }  // namespace
+
+namespace {
+
+// Regression: a push stamped by another thread's later clock read looked
+// "aged" (unsigned wrap of now - enqueued) and went ahead of shorter work.
+TEST(FiberRunQueue, a_push_stamped_after_now_is_not_aged) {
+  RunQueues q(kHere, params());
+  RunNode later = node(5 * kMs), shorter = node(kUs);
+  (void)q.push(&later, 10 * kMs + 5, false);
+  (void)q.push(&shorter, 10 * kMs - 5, false);
+  bool aged;
+  EXPECT_EQ(q.pop(10 * kMs, &aged), &shorter);
+  EXPECT_FALSE(aged);
+}
+
+}  // namespace

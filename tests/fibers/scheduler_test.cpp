@@ -703,3 +703,99 @@ TEST(FiberErrors, DestroyFromOneOfItsOwnFibersAbortsInsteadOfWaitingForItself) {
 }
 
 }  // namespace
+
+// --- regressions found in review -------------------------------------------------
+
+namespace {
+
+struct Hog {
+  exo_fiber_sched* s = nullptr;
+  std::atomic<bool> hog_done{false};
+  std::atomic<int> readied_ran_during_hog{-1};
+};
+
+void readied_one(void* arg) {
+  auto* h = static_cast<Hog*>(arg);
+  h->readied_ran_during_hog = h->hog_done.load() ? 0 : 1;
+}
+
+void hog(void* arg) {
+  auto* h = static_cast<Hog*>(arg);
+  // Readied into this worker's run-next slot, then the CPU is kept.
+  ASSERT_EQ(exo_fiber_spawn(h->s, readied_one, h, 0, nullptr), 0);
+  spin_ns(300'000'000);
+  h->hog_done = true;
+}
+
+// Regression: the fiber a busy fiber readied sat in its worker's run-next
+// slot, invisible to thieves, for the whole run (1 s in the report) while
+// the other worker slept.
+TEST(FiberScheduler, a_fiber_readied_by_a_busy_fiber_is_stolen_not_held_for_the_whole_run) {
+  Hog h;
+  h.s = make_sched(2);
+  exo_fiber* f;
+  ASSERT_EQ(exo_fiber_spawn(h.s, hog, &h, 0, &f), 0);
+  ASSERT_EQ(exo_fiber_join(f), 0);
+  exo_fiber_sched_destroy(h.s);
+  EXPECT_EQ(h.readied_ran_during_hog.load(), 1);
+}
+
+struct Contended {
+  exo_fiber_mutex* m = nullptr;
+  std::atomic<bool> thread_got_it{false};
+  std::atomic<long> fiber_turns{0};
+};
+
+void hammer(void* arg) {
+  auto* c = static_cast<Contended*>(arg);
+  uint64_t deadline = now_ns() + 5'000'000'000ull;
+  while (!c->thread_got_it && now_ns() < deadline) {
+    exo_fiber_mutex_lock(c->m);
+    c->fiber_turns.fetch_add(1, std::memory_order_relaxed);
+    exo_fiber_mutex_unlock(c->m);
+  }
+}
+
+// Regression: unlock handed the mutex only to queued fibers; a thread
+// polled with sched_yield and waited as long as fibers kept it contended.
+TEST(FiberSync, a_thread_gets_a_mutex_fibers_keep_contended) {
+  exo_fiber_sched* s = make_sched(1);  // the other CPU for this thread
+  Contended c;
+  ASSERT_EQ(exo_fiber_mutex_create(&c.m), 0);
+  std::vector<exo_fiber*> hs(4);
+  for (auto& h : hs) ASSERT_EQ(exo_fiber_spawn(s, hammer, &c, 0, &h), 0);
+  while (c.fiber_turns.load() < 1000) usleep(100);
+  long before = c.fiber_turns.load();
+  exo_fiber_mutex_lock(c.m);  // queued in arrival order among the fibers
+  long overtaken = c.fiber_turns.load() - before;
+  c.thread_got_it = true;
+  exo_fiber_mutex_unlock(c.m);
+  // Once queued, the thread waits for at most the holder and the three
+  // other fibers; before it is queued (on the spinlock, or preempted by the
+  // host) the fibers keep going: a loose bound, where the bug let them take
+  // tens of millions of turns (the whole run).
+  EXPECT_LE(overtaken, 1'000'000) << "fibers overtook the waiting thread";
+  for (auto* h : hs) ASSERT_EQ(exo_fiber_join(h), 0);
+  exo_fiber_mutex_destroy(c.m);
+  exo_fiber_sched_destroy(s);
+}
+
+// Regression: with steal_cold_only, an idle worker counted hot work it may
+// not take as a reason not to sleep, and spun a CPU for the whole run.
+TEST(FiberScheduler, a_cold_only_thief_sleeps_beside_work_it_may_not_take) {
+  exo_fiber_sched* s = make_sched(2, EXO_FIBER_PREDICTIVE, 0, true);
+  exo_fiber* h;
+  ASSERT_EQ(exo_fiber_spawn(s, [](void*) {
+              // Two hot fibers queued behind 200 ms of work.
+              static Counter queued;
+              for (int i = 0; i < 2; ++i)
+                ASSERT_EQ(exo_fiber_spawn(exo_fiber_sched_current(), count_run, &queued, 0,
+                                          nullptr), 0);
+              spin_ns(200'000'000);
+            }, nullptr, 0, &h), 0);
+  ASSERT_EQ(exo_fiber_join(h), 0);
+  EXPECT_GE(stats_of(s).sleeps, 5u);
+  exo_fiber_sched_destroy(s);
+}
+
+}  // namespace

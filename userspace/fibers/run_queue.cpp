@@ -124,7 +124,8 @@ RunNode* RunQueues::pop(uint64_t now, bool* aged) {
       RunNode* n = q->oldest();
       if (n && (!oldest || n->enqueued_ns < oldest->enqueued_ns)) oldest = n;
     }
-    if (oldest && now - oldest->enqueued_ns >= params_.aging_bound_ns &&
+    // A push stamped by another thread's clock may be a little after |now|.
+    if (oldest && now > oldest->enqueued_ns && now - oldest->enqueued_ns >= params_.aging_bound_ns &&
         (!aged_before_ || now - last_aged_ns_ >= params_.aged_spacing_ns)) {
       *aged = true;
       aged_before_ = true;

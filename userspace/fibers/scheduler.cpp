@@ -27,6 +27,9 @@ namespace {
 
 __thread Worker* tls_worker;
 
+// How long an idle worker sleeps at most while another worker is busy.
+constexpr int64_t kBusyRecheckNs = 10'000'000;
+
 long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* timeout) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, timeout, nullptr, 0);
 }
@@ -149,6 +152,7 @@ void Worker::start_running(Fiber* f, uint64_t now) {
   f->resumed_ns = now;
   current_ = f;
   idle_since_ = 0;
+  busy_since_.store(now ? now : 1, std::memory_order_relaxed);
 }
 
 void Worker::stop_running(Fiber* f, uint64_t now) {
@@ -165,6 +169,7 @@ void Worker::stop_running(Fiber* f, uint64_t now) {
   f->last_ran_ns = now;
   f->last_worker = id_;
   current_ = nullptr;
+  busy_since_.store(0, std::memory_order_relaxed);
 }
 
 void Worker::leave(Fiber* self, Then then, SpinLock* unlock) {
@@ -228,9 +233,10 @@ void Worker::push(Fiber* f, bool woken_here, uint64_t now) {
     // Readied by the fiber running here: it runs next (hot, newest first),
     // from a slot that skips the queues and their lock; the one it
     // displaces is queued. A spawn-then-join or a hand-off through a
-    // channel costs no queue operation.
-    Fiber* displaced = runnext_;
-    runnext_ = f;
+    // channel costs no queue operation, and no wake-up: if the fiber
+    // running here keeps the CPU, a thief takes it (idle workers re-check
+    // within their capped sleep).
+    Fiber* displaced = runnext_.exchange(f, std::memory_order_acq_rel);
     if (!displaced) return;
     f = displaced;
   }
@@ -249,8 +255,9 @@ void Worker::push(Fiber* f, bool woken_here, uint64_t now) {
     backlog = queues_.size();
   }
   // A sleeping worker is worth waking when what was queued is stealable
-  // now, or when work waits behind work here.
-  if (kind != QueueKind::kCold && backlog <= 1 && predictive) return;
+  // now, when work waits behind work here, or when this worker is not the
+  // pusher (it may be busy for long).
+  if (kind != QueueKind::kCold && backlog <= 1 && predictive && mine) return;
   // An RMW orders the queue's update before the read, as the sleeper's
   // own RMW on |sleepers| does before it re-checks the queues (a fence
   // would do, but TSan does not model fences).
@@ -263,11 +270,11 @@ Fiber* Worker::next_to_run(uint64_t now) {
   // The run-next slot, but not for ever: every kRunnextStreak-th pick
   // goes to the queues, whose aging bound then holds (two fibers handing
   // off to each other would otherwise keep the rest waiting).
-  if (runnext_ && runnext_streak_ < kRunnextStreak) {
-    ++runnext_streak_;
-    Fiber* f = runnext_;
-    runnext_ = nullptr;
-    return f;
+  if (runnext_streak_ < kRunnextStreak && runnext_.load(std::memory_order_relaxed)) {
+    if (Fiber* f = runnext_.exchange(nullptr, std::memory_order_acquire)) {
+      ++runnext_streak_;
+      return f;
+    }
   }
   runnext_streak_ = 0;
   bool aged;
@@ -277,10 +284,7 @@ Fiber* Worker::next_to_run(uint64_t now) {
     n = queues_.pop(now, &aged);
   }
   if (n && aged) stats_.aged.inc();
-  if (!n && runnext_) {
-    n = runnext_;
-    runnext_ = nullptr;
-  }
+  if (!n) n = runnext_.exchange(nullptr, std::memory_order_acquire);
   if (!n && io_waiters_) {
     // The queues are empty: the fds are next.
     poll_io(0);
@@ -296,33 +300,67 @@ Fiber* Worker::steal_from(RunQueues::StealLevel level, uint64_t now, uint64_t wa
   return static_cast<Fiber*>(queues_.steal(level, now, waited_ns, from));
 }
 
+RunQueues::StealLevel Worker::steal_level(uint64_t now, uint64_t* waited_ns) const {
+  using Level = RunQueues::StealLevel;
+  const SchedulerOptions& o = sched_->options();
+  // Warm work that waited this long behind a busy worker goes too.
+  *waited_ns = o.steal_cold_only ? UINT64_MAX : o.steal_any_after_ns;
+  if (o.steal_cold_only || !idle_since_ || now < idle_since_) return Level::kColdOnly;
+  uint64_t idle = now - idle_since_;
+  if (idle >= 2 * o.steal_any_after_ns) return Level::kAny;
+  if (idle >= o.steal_any_after_ns) return Level::kNormalToo;
+  return Level::kColdOnly;
+}
+
+Fiber* Worker::steal_runnext(uint64_t now, uint64_t waited_ns) {
+  if (!can_steal_runnext(now, waited_ns)) return nullptr;
+  Fiber* f = runnext_.load(std::memory_order_acquire);
+  // Another thief, or the owner, may take it first.
+  if (f && runnext_.compare_exchange_strong(f, nullptr, std::memory_order_acquire)) return f;
+  return nullptr;
+}
+
+bool Worker::can_steal_runnext(uint64_t now, uint64_t waited_ns) const {
+  uint64_t since = busy_since_.load(std::memory_order_relaxed);
+  return since && now > since && now - since >= waited_ns &&
+         runnext_.load(std::memory_order_relaxed) != nullptr;
+}
+
 Fiber* Worker::steal(uint64_t now) {
   unsigned n = sched_->workers();
   if (n < 2) return nullptr;
-  using Level = RunQueues::StealLevel;
-  Level level = Level::kColdOnly;
-  const SchedulerOptions& o = sched_->options();
-  if (!o.steal_cold_only && idle_since_) {
-    uint64_t idle = now - idle_since_;
-    if (idle >= 2 * o.steal_any_after_ns)
-      level = Level::kAny;
-    else if (idle >= o.steal_any_after_ns)
-      level = Level::kNormalToo;
-  }
-  // Warm work that waited this long behind a busy worker goes too.
-  const uint64_t waited = o.steal_cold_only ? UINT64_MAX : o.steal_any_after_ns;
+  uint64_t waited;
+  RunQueues::StealLevel level = steal_level(now, &waited);
   unsigned start = static_cast<unsigned>(now >> 10) % n;  // spreads thieves
   for (unsigned i = 0; i < n; ++i) {
     Worker* victim = sched_->worker((start + i) % n);
-    if (victim == this || !victim->has_stealable(level, now, waited)) continue;
-    QueueKind from;
-    Fiber* f = victim->steal_from(level, now, waited, &from);
+    if (victim == this) continue;
+    Fiber* f = nullptr;
+    QueueKind from = QueueKind::kNone;
+    if (victim->has_stealable(level, now, waited)) f = victim->steal_from(level, now, waited, &from);
+    if (!f) f = victim->steal_runnext(now, waited);
     if (!f) continue;
     bool cold = from == QueueKind::kCold;
     (cold ? stats_.steals_cold : stats_.steals_other).inc();
     return f;
   }
   return nullptr;
+}
+
+bool Worker::stealable_work(uint64_t now, bool* soon) const {
+  uint64_t waited;
+  RunQueues::StealLevel level = steal_level(now, &waited);
+  *soon = false;
+  for (unsigned i = 0; i < sched_->workers(); ++i) {
+    Worker* v = sched_->worker(i);
+    if (v == this) continue;
+    if (v->has_stealable(level, now, waited) || v->can_steal_runnext(now, waited)) return true;
+    // Warm work behind a busy worker becomes stealable once it has waited.
+    if (waited != UINT64_MAX && (v->has_stealable(RunQueues::StealLevel::kAny, now, 0) ||
+                                 v->runnext_.load(std::memory_order_relaxed)))
+      *soon = true;
+  }
+  return false;
 }
 
 bool Worker::wake() {
@@ -347,21 +385,29 @@ void Worker::idle(uint64_t now) {
     return;
   }
   int64_t timeout_ns = -1;
-  if (ntimers_) timeout_ns = static_cast<int64_t>(timers_[0]->deadline_ns - now);
+  if (ntimers_)
+    timeout_ns = timers_[0]->deadline_ns > now
+                     ? static_cast<int64_t>(timers_[0]->deadline_ns - now) : 0;
   if (timeout_ns == 0) return;
   sched_->sleepers.fetch_add(1);
   sleep_state_.store(io_waiters_ ? kSleepEpoll : kSleepFutex);
-  // Recheck after announcing the sleep (pushers fence, then read sleepers).
-  bool work = queued() != 0;
-  for (unsigned i = 0; !work && i < sched_->workers(); ++i) {
-    Worker* v = sched_->worker(i);
-    work = v != this && v->has_stealable(RunQueues::StealLevel::kAny, now, 0);
-  }
+  // Recheck after announcing the sleep (pushers that may need a thief read
+  // |sleepers| after an RMW), at the level this thief would steal at:
+  // work it may not take must not keep it spinning.
+  bool soon = false;
+  bool work = queued() != 0 || runnext_.load(std::memory_order_relaxed) ||
+              stealable_work(now, &soon);
+  // Capped sleeps: warm work elsewhere becomes stealable after a wait, and
+  // a busy worker's run-next fiber or a push that raced with this sleep
+  // (run-next pushes wake no one) is found within 10 ms.
+  int64_t cap = soon ? static_cast<int64_t>(o.steal_any_after_ns)
+                     : sched_->any_busy_worker(this) ? kBusyRecheckNs : -1;
+  if (cap >= 0 && (timeout_ns < 0 || timeout_ns > cap)) timeout_ns = cap;
   if (!work && !sched_->stopping()) {
     stats_.sleeps.inc();
     if (io_waiters_) {
-      int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
-      poll_io(ms);
+      int64_t ms = timeout_ns < 0 ? -1 : (timeout_ns + 999'999) / 1'000'000;
+      poll_io(ms > INT_MAX ? INT_MAX : static_cast<int>(ms));
     } else {
       timespec ts = to_timespec(timeout_ns < 0 ? 0 : static_cast<uint64_t>(timeout_ns));
       futex(&sleep_state_, FUTEX_WAIT_PRIVATE, kSleepFutex, timeout_ns < 0 ? nullptr : &ts);
@@ -485,7 +531,7 @@ int Scheduler::create(const SchedulerOptions& options, Scheduler** out) {
   SchedulerOptions o = options;
   if (!o.workers) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    o.workers = n > 0 ? static_cast<unsigned>(n) : 1;
+    o.workers = n <= 0 ? 1 : n > kMaxWorkers ? kMaxWorkers : static_cast<unsigned>(n);
   }
   if (o.workers > kMaxWorkers)
     return fail(-EINVAL, "exo_fiber_sched_create: workers %u is more than %u", o.workers,
@@ -539,6 +585,8 @@ void Scheduler::wait_all_done() {
 
 void Scheduler::destroy() {
   wait_all_done();
+  // A thread that readied the last fiber may still be waking its worker.
+  while (outside_wakers_.load()) sched_yield();
   stopping_.store(true, std::memory_order_release);
   for (unsigned i = 0; i < nworkers_; ++i) workers_[i]->wake();
   // Every thread stops before any worker goes: a worker still in its loop
@@ -587,9 +635,11 @@ int Scheduler::spawn(void (*fn)(void*), void* arg, size_t stack_size, Fiber** ha
     w->push(f, true);
   } else {
     spawned_outside_.fetch_add(1, std::memory_order_relaxed);
+    outside_waker_enter();
     w = workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % nworkers_];
     w->push(f, false);
     w->wake();
+    outside_waker_exit();
   }
   return 0;
 }
@@ -630,6 +680,12 @@ void Scheduler::release(Fiber* f) {
     return;
   f->~Fiber();
   exo_slab_free(fibers_, f);
+}
+
+bool Scheduler::any_busy_worker(const Worker* except) const {
+  for (unsigned i = 0; i < nworkers_; ++i)
+    if (workers_[i] != except && workers_[i]->busy()) return true;
+  return false;
 }
 
 void Scheduler::wake_idle_worker(Worker* except) {
@@ -699,9 +755,11 @@ void ready(Fiber* f) {
     return;
   }
   Scheduler* s = f->sched;
+  s->outside_waker_enter();
   w = s->worker(f->last_worker >= 0 ? static_cast<unsigned>(f->last_worker) % s->workers() : 0);
   w->push(f, false);
   w->wake();
+  s->outside_waker_exit();
 }
 
 }  // namespace exo::fiber

@@ -80,6 +80,11 @@ class Worker {
   }
   Fiber* steal_from(RunQueues::StealLevel level, uint64_t now, uint64_t waited_ns,
                     QueueKind* from) EXO_EXCLUDES(qlock_);
+  // The run-next fiber, if this worker has been busy |waited_ns| without
+  // running it; null otherwise. can_steal_runnext() is the lock-free peek.
+  Fiber* steal_runnext(uint64_t now, uint64_t waited_ns);
+  bool can_steal_runnext(uint64_t now, uint64_t waited_ns) const;
+  bool busy() const { return busy_since_.load(std::memory_order_relaxed) != 0; }
   // Out of the lock analysis: the lock a parked fiber held is released here,
   // by the context that runs next.
   void finish_switch() EXO_NO_TSA;
@@ -91,6 +96,12 @@ class Worker {
   unsigned queued() const EXO_NO_TSA { return queues_.size(); }
   Fiber* next_to_run(uint64_t now) EXO_EXCLUDES(qlock_);
   Fiber* steal(uint64_t now);
+  // What a thief here may take now: the level (by how long it has idled)
+  // and how long warm work must have waited elsewhere.
+  RunQueues::StealLevel steal_level(uint64_t now, uint64_t* waited_ns) const;
+  // Whether steal() could find something now, or will once warm work
+  // elsewhere has waited long enough (*soon).
+  bool stealable_work(uint64_t now, bool* soon) const;
   void start_running(Fiber* f, uint64_t now);
   void stop_running(Fiber* f, uint64_t now);
   void idle(uint64_t now);
@@ -125,11 +136,12 @@ class Worker {
   SpinLock qlock_;
   RunQueues queues_ EXO_GUARDED_BY(qlock_);
   // The fiber a fiber here readied last (predictive policy): it runs next
-  // without a queue operation. Only this worker touches it; thieves do not
-  // see it.
+  // without a queue operation. A thief may take it (compare-and-swap) once
+  // this worker's current fiber has run |waited| without giving it a turn.
   static constexpr unsigned kRunnextStreak = 16;
-  Fiber* runnext_ = nullptr;
+  std::atomic<Fiber*> runnext_{nullptr};
   unsigned runnext_streak_ = 0;
+  std::atomic<uint64_t> busy_since_{0};  // the current fiber's start, 0 if none
 
   Fiber** timers_ = nullptr;  // a binary min-heap by deadline
   unsigned ntimers_ = 0, timers_cap_ = 0;
@@ -167,6 +179,10 @@ class Scheduler {
   unsigned workers() const { return nworkers_; }
   Worker* worker(unsigned i) const { return workers_[i]; }
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  bool any_busy_worker(const Worker* except) const;
+  // Brackets a wake-up from a thread that is not one of the workers.
+  void outside_waker_enter() { outside_wakers_.fetch_add(1); }
+  void outside_waker_exit() { outside_wakers_.fetch_sub(1); }
   std::atomic<unsigned> sleepers{0};
 
  private:
@@ -183,6 +199,10 @@ class Scheduler {
   std::atomic<unsigned> next_worker_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> spawned_outside_{0};  // by threads that are not its workers
+  // Threads (not its workers) inside ready() or spawn(): they still touch a
+  // worker after the fiber they made runnable may have finished, so
+  // destroy() waits for them too.
+  std::atomic<unsigned> outside_wakers_{0};
 
   // New fibers start with the EMA of earlier fibers of the same entry
   // function (a fiber has no history of its own yet).

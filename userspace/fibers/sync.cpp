@@ -54,7 +54,9 @@ void yield() {
 void sleep_for(uint64_t ns) {
   Worker* w = current_worker();
   Fiber* self = w ? w->current() : nullptr;
-  if (!self || w->add_timer(self, Scheduler::now() + ns)) {
+  uint64_t now = Scheduler::now();
+  uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;  // saturated
+  if (!self || w->add_timer(self, deadline)) {
     // Not a fiber (or no memory for the timer): the thread sleeps.
     timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
     while (nanosleep(&ts, &ts) && errno == EINTR) {
@@ -67,22 +69,22 @@ void sleep_for(uint64_t ns) {
 // --- mutex -------------------------------------------------------------------
 
 void Mutex::lock() {
-  Fiber* self = current_fiber();
-  for (;;) {
-    lock_.lock();
-    if (!locked_) {
-      locked_ = true;
-      lock_.unlock();
-      return;
-    }
-    if (self) {
-      waiters_.push(self);
-      park_unlocking(lock_);
-      return;  // unlock() handed the mutex to us
-    }
+  lock_.lock();
+  if (!locked_) {
+    locked_ = true;
     lock_.unlock();
-    sched_yield();  // a thread among fibers: rare, and never parks
+    return;
   }
+  Waiter me;
+  me.fiber = current_fiber();
+  (tail_ ? tail_->next : head_) = &me;
+  tail_ = &me;
+  if (me.fiber) {
+    park_unlocking(lock_);
+    return;  // unlock() handed the mutex to us
+  }
+  lock_.unlock();
+  while (!me.granted.load(std::memory_order_acquire)) futex(&me.granted, FUTEX_WAIT_PRIVATE, 0);
 }
 
 bool Mutex::try_lock() {
@@ -93,14 +95,26 @@ bool Mutex::try_lock() {
 }
 
 void Mutex::unlock() {
-  Fiber* next;
+  Waiter* next;
   {
     SpinGuard guard(lock_);
-    next = waiters_.pop();
+    next = head_;
+    if (next) {
+      head_ = next->next;
+      if (!head_) tail_ = nullptr;
+    }
     // Handed over, not released: a newcomer cannot overtake the waiter.
     if (!next) locked_ = false;
   }
-  if (next) ready(next);
+  if (!next) return;
+  if (Fiber* f = next->fiber) {
+    ready(f);  // |next| lives on f's stack: not touched after this
+    return;
+  }
+  next->granted.store(1, std::memory_order_release);
+  // The waiter may have seen |granted| and returned already: a wake on its
+  // old stack address is at worst a spurious wake-up for another waiter.
+  futex(&next->granted, FUTEX_WAKE_PRIVATE, 1);
 }
 
 // --- condition variable --------------------------------------------------------

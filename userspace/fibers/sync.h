@@ -45,6 +45,8 @@ void join(Fiber* f);
 void yield();
 void sleep_for(uint64_t ns);
 
+// A mutex handed to its next waiter in arrival order, fibers and threads
+// alike (a thread blocks on a futex in its waiter node, on its stack).
 class Mutex {
  public:
   void lock() EXO_EXCLUDES(lock_);
@@ -52,9 +54,15 @@ class Mutex {
   void unlock() EXO_EXCLUDES(lock_);
 
  private:
+  struct Waiter {
+    Fiber* fiber = nullptr;               // or a thread, which waits on |granted|
+    std::atomic<uint32_t> granted{0};
+    Waiter* next = nullptr;
+  };
   SpinLock lock_;
   bool locked_ EXO_GUARDED_BY(lock_) = false;
-  WaitList waiters_ EXO_GUARDED_BY(lock_);
+  Waiter* head_ EXO_GUARDED_BY(lock_) = nullptr;
+  Waiter* tail_ EXO_GUARDED_BY(lock_) = nullptr;
 };
 
 class CondVar {
