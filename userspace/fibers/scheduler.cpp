@@ -17,6 +17,7 @@
 #include <new>
 
 #include "module/core/slab/slab_api.h"
+#include "userspace/fibers/clock.h"
 #include "userspace/lib/error.h"
 
 namespace exo::fiber {
@@ -66,11 +67,6 @@ Fiber* current_fiber() {
   return w ? w->current() : nullptr;
 }
 
-uint64_t Scheduler::now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // --- the worker --------------------------------------------------------------
 
@@ -236,6 +232,12 @@ void Worker::push(Fiber* f, bool woken_here, uint64_t now) {
     // channel costs no queue operation, and no wake-up: if the fiber
     // running here keeps the CPU, a thief takes it (idle workers re-check
     // within their capped sleep).
+    // Thieves only ever empty the slot: an empty one is filled with a
+    // plain store; a full one is swapped.
+    if (!runnext_.load(std::memory_order_relaxed)) {
+      runnext_.store(f, std::memory_order_release);
+      return;
+    }
     Fiber* displaced = runnext_.exchange(f, std::memory_order_acq_rel);
     if (!displaced) return;
     f = displaced;
@@ -544,6 +546,7 @@ int Scheduler::create(const SchedulerOptions& options, Scheduler** out) {
   if (o.queues.normal_window_ns < o.queues.hot_window_ns)
     o.queues.normal_window_ns = 20 * o.queues.hot_window_ns;
 
+  Clock::init();
   auto* s = new (std::nothrow) Scheduler();
   if (!s) return fail(-ENOMEM, "exo_fiber_sched_create: no memory");
   s->options_ = o;
@@ -575,11 +578,24 @@ int Scheduler::create(const SchedulerOptions& options, Scheduler** out) {
   return 0;
 }
 
+bool Scheduler::all_finished() const {
+  // Finished first, then spawned: both only grow, and a fiber is counted
+  // spawned before it can run, so equal sums mean that when the finished
+  // ones were read, nothing was left running (and only a fiber, or a
+  // thread racing destroy, could spawn another).
+  uint64_t finished = 0, spawned = 0;
+  for (unsigned i = 0; i < nworkers_; ++i) finished += workers_[i]->stats().finished.get();
+  spawned = spawned_outside_.load();
+  for (unsigned i = 0; i < nworkers_; ++i) spawned += workers_[i]->stats().spawned.get();
+  return finished == spawned;
+}
+
 void Scheduler::wait_all_done() {
-  while (live_.load(std::memory_order_acquire)) {
-    all_done_.store(0);
-    if (!live_.load()) break;
-    futex(&all_done_, FUTEX_WAIT_PRIVATE, 0, nullptr);
+  // Polled (1 to 16 ms): a shared count of live fibers would cost every
+  // spawn and exit a locked instruction for the sake of this one call.
+  for (unsigned ms = 1; !all_finished(); ms = ms < 16 ? 2 * ms : 16) {
+    timespec ts = to_timespec(ms * 1'000'000ull);
+    nanosleep(&ts, nullptr);
   }
 }
 
@@ -628,7 +644,6 @@ int Scheduler::spawn(void (*fn)(void*), void* arg, size_t stack_size, Fiber** ha
   f->refs.store(handle ? 2 : 1, std::memory_order_relaxed);
   if (options_.queues.policy == Policy::kPredictive) f->predictor.seed(class_prediction(fn));
   f->ctx.init(f->stack.base, f->stack.size, fiber_entry, f);
-  live_.fetch_add(1, std::memory_order_relaxed);
   if (handle) *handle = f;
   if (w) {
     w->stats_.spawned.inc();
@@ -667,10 +682,6 @@ void Scheduler::on_exit(Fiber* f) {
   stacks_.free(f->stack, &current_worker()->stacks_);
   f->stack = Stack{};
   release(f);
-  if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    all_done_.store(1);
-    futex(&all_done_, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
-  }
 }
 
 void Scheduler::release(Fiber* f) {

@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "userspace/fibers/annotations.h"
+#include "userspace/fibers/clock.h"
 #include "userspace/fibers/fiber.h"
 #include "userspace/fibers/run_queue.h"
 #include "userspace/fibers/spinlock.h"
@@ -168,7 +169,7 @@ class Scheduler {
   Policy policy() const { return options_.queues.policy; }
 
   // Scheduler-internal, used by workers and the primitives.
-  static uint64_t now();
+  static uint64_t now() { return Clock::now_ns(); }
   void finish(Fiber* f);   // a fiber's function returned: wakes its joiner
   void on_exit(Fiber* f);  // a fiber is off its stack for good
   void release(Fiber* f);  // drops a reference
@@ -188,14 +189,13 @@ class Scheduler {
  private:
   Scheduler() = default;
   void wait_all_done();
+  bool all_finished() const;
 
   SchedulerOptions options_;
   Worker* workers_[kMaxWorkers] = {};
   unsigned nworkers_ = 0;
   exo_slab_cache* fibers_ = nullptr;  // control blocks
   StackPool stacks_;
-  std::atomic<unsigned long> live_{0};
-  std::atomic<uint32_t> all_done_{0};  // futex word: live_ reached 0
   std::atomic<unsigned> next_worker_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> spawned_outside_{0};  // by threads that are not its workers
