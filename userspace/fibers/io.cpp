@@ -44,17 +44,30 @@ int wait_fd(int fd, uint32_t events, int64_t timeout_ns) {
 
 namespace {
 
+// How long a fiber on a memfd ring re-checks between yields before it
+// sleeps: a peer that answers within it costs no timer round.
+constexpr uint64_t kMemfdSpinNs = 50'000;
+constexpr unsigned kMemfdSpinMaxRunnable = 32;
+
 // Parks until |ring| may let |which| progress. Device rings wait in epoll
 // on their fd; a memfd ring has no fd to poll (its sleepers use a futex in
-// shared memory), so the fiber re-checks it after a sleep that doubles
-// from 20 us to 1 ms.
-int wait_ring(exo_ring* ring, uint32_t events, uint64_t* backoff_ns) {
+// shared memory), so the fiber re-checks it, yielding to the worker's other
+// fibers, for 50 us, then after a sleep that doubles from 20 us to 1 ms.
+int wait_ring(exo_ring* ring, uint32_t events, uint64_t* spin_until, uint64_t* backoff_ns) {
   if (exo_ring_is_device(ring)) {
     int ev = wait_fd(exo_ring_fd(ring), events, -1);
     if (ev < 0) return ev;
     // An error or hang-up with nothing to move: the caller's next try
     // reports it; if that try still finds nothing, it is not coming.
     return (ev & (EPOLLERR | EPOLLHUP)) ? 1 : 0;
+  }
+  uint64_t now = Scheduler::now();
+  if (!*spin_until) *spin_until = now + kMemfdSpinNs;
+  // Among many runnable fibers a yield costs more than the timer round it
+  // saves (256 rings: 1.1M against 5.7M messages/s).
+  if (now < *spin_until && current_worker()->runnable() < kMemfdSpinMaxRunnable) {
+    yield();
+    return 0;
   }
   sleep_for(*backoff_ns);
   *backoff_ns = *backoff_ns >= 1'000'000 ? 1'000'000 : 2 * *backoff_ns;
@@ -65,11 +78,11 @@ int wait_ring(exo_ring* ring, uint32_t events, uint64_t* backoff_ns) {
 
 int ring_recv(exo_ring* ring, exo_msg* msg, unsigned flags) {
   if (!current_fiber() || (flags & EXO_NONBLOCK)) return exo_recv(ring, msg, flags);
-  uint64_t backoff = 20'000;
+  uint64_t spin_until = 0, backoff = 20'000;
   for (;;) {
     int rc = exo_recv(ring, msg, flags | EXO_NONBLOCK);
     if (rc != -EAGAIN) return rc;
-    int hup = wait_ring(ring, EPOLLIN, &backoff);
+    int hup = wait_ring(ring, EPOLLIN, &spin_until, &backoff);
     if (hup < 0) return hup;
     if (hup) {
       rc = exo_recv(ring, msg, flags | EXO_NONBLOCK);
@@ -82,11 +95,11 @@ int ring_recv(exo_ring* ring, exo_msg* msg, unsigned flags) {
 
 int ring_send(exo_ring* ring, const void* data, size_t len, unsigned flags) {
   if (!current_fiber() || (flags & EXO_NONBLOCK)) return exo_send(ring, data, len, flags);
-  uint64_t backoff = 20'000;
+  uint64_t spin_until = 0, backoff = 20'000;
   for (;;) {
     int rc = exo_send(ring, data, len, flags | EXO_NONBLOCK);
     if (rc != -EAGAIN) return rc;
-    int hup = wait_ring(ring, EPOLLOUT, &backoff);
+    int hup = wait_ring(ring, EPOLLOUT, &spin_until, &backoff);
     if (hup < 0) return hup;
     if (hup) {
       rc = exo_send(ring, data, len, flags | EXO_NONBLOCK);

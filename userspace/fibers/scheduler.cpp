@@ -397,7 +397,7 @@ void Worker::idle(uint64_t now) {
   // |sleepers| after an RMW), at the level this thief would steal at:
   // work it may not take must not keep it spinning.
   bool soon = false;
-  bool work = queued() != 0 || runnext_.load(std::memory_order_relaxed) ||
+  bool work = runnable() != 0 || runnext_.load(std::memory_order_relaxed) ||
               stealable_work(now, &soon);
   // Capped sleeps: warm work elsewhere becomes stealable after a wait, and
   // a busy worker's run-next fiber or a push that raced with this sleep

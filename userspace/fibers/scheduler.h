@@ -71,6 +71,8 @@ class Worker {
   void cancel_fd_wait(Fiber* f) { drop_fd_wait(f); }
 
   Fiber* current() const { return current_; }
+  // Fibers waiting for this worker (a hint: read without the lock).
+  unsigned runnable() const EXO_NO_TSA { return queues_.size(); }
   int32_t id() const { return id_; }
   const WorkerStats& stats() const { return stats_; }
   bool sleeping() const { return sleep_state_.load(std::memory_order_relaxed) != kAwake; }
@@ -94,7 +96,6 @@ class Worker {
   static constexpr uint32_t kAwake = 0, kSleepFutex = 1, kSleepEpoll = 2;
   static void* thread_main(void* self);
   void loop();
-  unsigned queued() const EXO_NO_TSA { return queues_.size(); }
   Fiber* next_to_run(uint64_t now) EXO_EXCLUDES(qlock_);
   Fiber* steal(uint64_t now);
   // What a thief here may take now: the level (by how long it has idled)
