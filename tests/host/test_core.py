@@ -27,6 +27,10 @@ STREAMS = [
     ["--send", "mixed", "--bursty"],
     ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "inline", "--bursty"],
     ["--send", "inline", "--nonblock"],
+    ["--send", "slots"],
+    ["--send", "slots", "--bursty"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "slots"],
+    ["--send", "slots", "--nonblock"],
 ]
 
 

@@ -4,7 +4,7 @@
 // (a bitmap in shared memory). Bursty senders make receivers fall asleep
 // over and over, so a lost wake-up shows up as a hang, caught by alarm().
 //
-//   ring_stress [--backend memfd|device] [--mode spsc|mpmc] [--send inline|batch|zerocopy|mixed]
+//   ring_stress [--backend memfd|device] [--mode spsc|mpmc] [--send inline|batch|zerocopy|mixed|slots]
 //               [--producers P] [--consumers C] [--msgs N] [--bursty] [--nonblock]
 //               [--capacity N] [--share fork|name|scm] [--timeout S] [--name NAME] [--threads]
 //
@@ -95,7 +95,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--threads") o.threads = true;
     else usage(argv[i]);
   }
-  if (o.send != "inline" && o.send != "batch" && o.send != "zerocopy" && o.send != "mixed")
+  if (o.send != "inline" && o.send != "batch" && o.send != "zerocopy" && o.send != "mixed" &&
+      o.send != "slots")
     usage(o.send.c_str());
   if (o.share != "fork" && o.share != "name" && o.share != "scm") usage(o.share.c_str());
   if (o.share == "name" && o.backend != EXO_BACKEND_DEVICE) usage("--share name needs --backend device");
@@ -218,6 +219,24 @@ void send_batch(exo_ring* ring, const Options& o, unsigned producer, uint64_t se
   }
 }
 
+// Up to |n| messages built in place in reserved slots, one commit; returns
+// how many the ring had room for.
+unsigned send_slots(exo_ring* ring, const Options& o, unsigned producer, uint64_t seq, unsigned n) {
+  exo_slots run;
+  int got;
+  while ((got = exo_reserve(ring, n, o.nonblock ? EXO_NONBLOCK : 0, &run)) == -EAGAIN) sched_yield();
+  if (got < 0) die("exo_reserve", got);
+  for (int i = 0; i < got; ++i) {
+    Header h = {producer, 0, seq + i};
+    h.length = message_length(o, h, false);
+    fill_message(exo_slots_at(&run, i)->data, h);
+    exo_slots_set(&run, i, static_cast<uint16_t>(h.length), 0);
+  }
+  int err = exo_commit(ring, &run);
+  if (err) die("exo_commit", err);
+  return static_cast<unsigned>(got);
+}
+
 void run_producer(exo_ring* ring, const Options& o, unsigned producer) {
   uint64_t end = first_seq(o, producer + 1);
   unsigned rng = producer + 1;
@@ -226,11 +245,38 @@ void run_producer(exo_ring* ring, const Options& o, unsigned producer) {
       unsigned n = end - seq < kBatch ? end - seq : kBatch;
       send_batch(ring, o, producer, seq, n);
       seq += n;
+    } else if (o.send == "slots") {
+      // Runs of 1 to kBatch, so that they end anywhere in the ring.
+      rng = rng * 1103515245 + 12345;
+      unsigned n = 1 + (rng >> 16) % kBatch;
+      if (n > end - seq) n = static_cast<unsigned>(end - seq);
+      seq += send_slots(ring, o, producer, seq, n);
     } else {
       send_one(ring, o, Header{producer, 0, seq++});
     }
     if (o.bursty && seq % 7 == 0) pause_between_bursts(&rng);
   }
+}
+
+// One borrowed run, read in place and given back; returns the messages in it.
+uint64_t receive_borrowed(exo_ring* ring, const Options& o, Shared* shared, uint64_t* last_seq) {
+  exo_slots run;
+  int n = exo_recv_borrow(ring, kBatch, o.nonblock ? EXO_NONBLOCK : 0, &run);
+  if (n == -EAGAIN || n == -ETIMEDOUT) return 0;
+  if (n < 0) die("exo_recv_borrow", n);
+  uint64_t got = 0;
+  for (int i = 0; i < n; ++i) {
+    exo_msg m;
+    int err = exo_slots_msg(ring, &run, i, &m);
+    if (err) die("exo_slots_msg", err);
+    if (m.len == 0) continue;  // release_consumers(): a wake-up, no message
+    check_message(o, shared, static_cast<const uint8_t*>(m.data), m.len, last_seq);
+    ++got;
+  }
+  int err = exo_recv_release(ring, &run);
+  if (err) die("exo_recv_release", err);
+  __atomic_fetch_add(&shared->received, got, __ATOMIC_RELAXED);
+  return got;
 }
 
 // Receives until every message is in; returns how many this consumer took.
@@ -241,6 +287,10 @@ uint64_t run_consumer(exo_ring* ring, const Options& o, Shared* shared) {
   uint64_t mine = 0;
   unsigned flags = o.nonblock ? EXO_NONBLOCK : 0;
   while (__atomic_load_n(&shared->received, __ATOMIC_RELAXED) < o.msgs) {
+    if (o.send == "slots") {
+      mine += receive_borrowed(ring, o, shared, last_seq);
+      continue;
+    }
     int n = o.send == "batch" ? exo_recv_batch(ring, msgs, kBatch, flags)
                               : exo_recv(ring, &msgs[0], flags);
     if (n == -EAGAIN || n == -ETIMEDOUT) continue;

@@ -29,6 +29,8 @@ def stress(*args, timeout=600):
     ["--send", "inline", "--share", "name"],
     ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "mixed"],
     ["--mode", "mpmc", "--producers", "2", "--consumers", "1", "--send", "batch"],
+    ["--send", "slots"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "slots"],
 ], ids=lambda a: "-".join(x.strip("-") for x in a))
 def test_million_message_streams_arrive_intact(ring, args):
     msgs = "200000" if "zerocopy" in args or "mixed" in args else "1000000"

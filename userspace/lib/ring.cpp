@@ -428,6 +428,94 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
   return err ? err : static_cast<int>(n);
 }
 
+int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots* run) {
+  auto& slots = ring->view.messages();
+  if (!max || max > slots.capacity())
+    return fail(-EINVAL, "exo_reserve: max %u is not in [1, capacity %u]", max, slots.capacity());
+  u64 pos;
+  u32 n;
+  exo::RingState state;
+  for (bool first = true; (n = slots.claim_produce(max, &pos, &state)) == 0; first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_reserve");
+    int err = ring->stall(EXO_WAIT_SPACE, flags, first);
+    if (err) return err;
+  }
+  *run = exo_slots{&slots.at(0), pos, n, slots.capacity() - 1};
+  return static_cast<int>(n);
+}
+
+// A run handed back by the caller must be one this ring lent.
+int check_run(exo_ring* ring, const exo_slots* run, const char* call) {
+  auto& slots = ring->view.messages();
+  if (run->base != &slots.at(0) || run->mask != slots.capacity() - 1 || !run->count ||
+      run->count > slots.capacity())
+    return fail(-EINVAL, "%s: run (count %u) was not lent by this ring", call, run->count);
+  return 0;
+}
+
+int exo_commit(exo_ring* ring, const exo_slots* run) {
+  int err = check_run(ring, run, "exo_commit");
+  if (err) return err;
+  auto& slots = ring->view.messages();
+  for (u32 i = 0; i < run->count; ++i) slots.publish(run->first + i);
+  ring->bump(&ring->view.header()->prod.batches);
+  ring->notify(EXO_WAIT_DATA);
+  return 0;
+}
+
+int exo_recv_borrow(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots* run) {
+  auto& slots = ring->view.messages();
+  if (!max || max > slots.capacity())
+    return fail(-EINVAL, "exo_recv_borrow: max %u is not in [1, capacity %u]", max,
+                slots.capacity());
+  u64 pos;
+  u32 n;
+  exo::RingState state;
+  for (bool first = true; (n = slots.claim_consume(max, &pos, &state)) == 0; first = false) {
+    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv_borrow");
+    int err = ring->stall(EXO_WAIT_DATA, flags, first);
+    if (err) return err;
+  }
+  *run = exo_slots{&slots.at(0), pos, n, slots.capacity() - 1};
+  return static_cast<int>(n);
+}
+
+int exo_slots_msg(exo_ring* ring, const exo_slots* run, uint32_t i, exo_msg* msg) {
+  int err = check_run(ring, run, "exo_slots_msg");
+  if (err) return err;
+  if (i >= run->count) return fail(-EINVAL, "exo_slots_msg: slot %u of a run of %u", i, run->count);
+  // One read of each field: the slot is shared and may change under us.
+  const exo_slot& slot = *exo_slots_at(run, i);
+  u8 type = exo::load_relaxed(&slot.type);
+  u16 len = exo::load_relaxed(&slot.len);
+  msg->type = type;
+  msg->flags = slot.flags;
+  msg->buf = 0;
+  if (type == EXO_MSG_INLINE && len <= EXO_INLINE_MAX) {
+    msg->len = len;
+    msg->data = slot.data;
+    return 0;
+  }
+  if (type == EXO_MSG_ZEROCOPY) {
+    exo_zc_desc desc;
+    memcpy(&desc, slot.data, sizeof(desc));
+    msg->data = ring->view.zc_payload(desc);
+    msg->len = desc.len;
+    msg->buf = desc.buf;
+    if (msg->data) return 0;
+  }
+  return fail(-EBADMSG, "exo_slots_msg: malformed message (type %u, len %u)", type, len);
+}
+
+int exo_recv_release(exo_ring* ring, const exo_slots* run) {
+  int err = check_run(ring, run, "exo_recv_release");
+  if (err) return err;
+  ring->view.messages().release_run(run->first, run->count);
+  ring->bump(&ring->view.header()->cons.batches);
+  ring->notify(EXO_WAIT_SPACE);
+  return 0;
+}
+
 int exo_zc_reserve(exo_ring* ring, uint32_t* buf, void** data, unsigned int flags) {
   if (!ring->view.has_pool()) return fail(-EOPNOTSUPP, "ring has no zero-copy buffer pool");
   for (bool first = true; !ring->view.take_buffer(buf); first = false) {

@@ -73,6 +73,15 @@ class SeqRing {
     else
       store_release(&cons_->pos, pos + 1);
   }
+  // Releases a claimed run: one store of the position (SPSC), or each
+  // cell's sequence (MPMC: other consumers may own cells in between).
+  void release_run(u64 first, u32 n) const {
+    if (!multi_) {
+      if (n) release(first + n - 1);
+      return;
+    }
+    for (u32 i = 0; i < n; ++i) release(first + i);
+  }
 
   // Looks at the consumer's next cell without claiming it: kReady with its
   // position in |pos|, or why not. The kernel reader copies a message out

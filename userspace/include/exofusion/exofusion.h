@@ -91,6 +91,48 @@ int exo_send_batch(exo_ring *ring, const struct iovec *msgs, unsigned int count,
 		   unsigned int flags);
 int exo_recv_batch(exo_ring *ring, struct exo_msg *msgs, unsigned int max, unsigned int flags);
 
+/* Slots in place: a run of consecutive slots of the ring, lent to the
+ * caller. Slot i of the run is exo_slots_at(run, i) (the run may wrap).
+ *
+ * Sending: exo_reserve() claims up to max free slots (>= 1 unless
+ * EXO_NONBLOCK: -EAGAIN); the caller writes each one's data (at most
+ * EXO_INLINE_MAX bytes) and sets it with exo_slots_set(), then
+ * exo_commit() publishes the whole run at once (every reserved slot: an
+ * SPSC ring has no holes) with at most one wake-up.
+ * Receiving: exo_recv_borrow() lends up to max published slots in place;
+ * exo_slots_msg() checks slot i and points a message at it (no copy; a
+ * zero-copy slot at its pool range); exo_recv_release() gives the run back
+ * in one store (SPSC) before the next borrow. The slots are shared memory:
+ * a peer can change them while they are read. */
+struct exo_slots {
+	struct exo_slot *base;	/* the ring's slot array */
+	uint64_t first;		/* ring position of the run's first slot */
+	uint32_t count;		/* slots in the run */
+	uint32_t mask;		/* capacity - 1 */
+};
+
+static inline struct exo_slot *exo_slots_at(const struct exo_slots *run, uint32_t i)
+{
+	return &run->base[(run->first + i) & run->mask];
+}
+
+/* Marks slot i of a reserved run as an inline message of len bytes. */
+static inline void exo_slots_set(const struct exo_slots *run, uint32_t i, uint16_t len,
+				 uint8_t flags)
+{
+	struct exo_slot *slot = exo_slots_at(run, i);
+
+	slot->type = EXO_MSG_INLINE;
+	slot->flags = flags;
+	slot->len = len;
+}
+
+int exo_reserve(exo_ring *ring, unsigned int max, unsigned int flags, struct exo_slots *run);
+int exo_commit(exo_ring *ring, const struct exo_slots *run);
+int exo_recv_borrow(exo_ring *ring, unsigned int max, unsigned int flags, struct exo_slots *run);
+int exo_slots_msg(exo_ring *ring, const struct exo_slots *run, uint32_t i, struct exo_msg *msg);
+int exo_recv_release(exo_ring *ring, const struct exo_slots *run);
+
 /* Zero copy: take a pool buffer, build the message in it, send a range of
  * it; the receiver reads it in place and releases the buffer. */
 int exo_zc_reserve(exo_ring *ring, uint32_t *buf, void **data, unsigned int flags);

@@ -53,6 +53,19 @@ class Ring {
     return exo_zc_send(ring_, buf, offset, len, flags);
   }
   int zc_release(uint32_t buf) { return exo_zc_release(ring_, buf); }
+  // Slots in place (see exofusion.h): reserve, fill, commit; borrow, read,
+  // release. Each returns the run's length or a negative errno.
+  int reserve(unsigned max, exo_slots* run, unsigned flags = 0) {
+    return exo_reserve(ring_, max, flags, run);
+  }
+  int commit(const exo_slots& run) { return exo_commit(ring_, &run); }
+  int borrow(unsigned max, exo_slots* run, unsigned flags = 0) {
+    return exo_recv_borrow(ring_, max, flags, run);
+  }
+  int msg(const exo_slots& run, uint32_t i, exo_msg* out) {
+    return exo_slots_msg(ring_, &run, i, out);
+  }
+  int release(const exo_slots& run) { return exo_recv_release(ring_, &run); }
   int wait(unsigned which, int64_t timeout_ns = -1) { return exo_ring_wait(ring_, which, timeout_ns); }
 
   exo_ring* get() const { return ring_; }
