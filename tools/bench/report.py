@@ -21,6 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg",
+                   "insn_per_msg_producer", "insn_per_msg_consumer",
                    "insn_per_op", "rtt_p50_us", "rtt_p99_us", "loss_pct", "irq_per_pkt",
                    "wakeups_per_s", "mode_changes", "settle_changes", "settle_ms",
                    # the fibers suite
@@ -47,6 +48,12 @@ TARGETS = [
     ("host", "zerocopy-64KiB", "bytes_per_s", "unix-stream", 5.0),
     ("vm-icount", "pingpong-block-56B", "rtt_ns", "eventfd", 0.8),
     ("vm-icount", "stream-56B-batch16", "insn_per_msg", "pipe", 0.2),
+    # Callgrind, both ends in lockstep in one thread, each side's transport
+    # work alone (tests/bench/test_rings_bench.py, userspace/bench/lockstep.cpp).
+    ("host-insn", "stream-56B-batch16", "insn_per_msg_producer", "boost-spsc", 1.0),
+    ("host-insn", "stream-56B-batch16", "insn_per_msg_consumer", "boost-spsc", 1.0),
+    ("host-insn", "stream-56B", "insn_per_msg_producer", "boost-spsc", 1.0),
+    ("host-insn", "stream-56B", "insn_per_msg_consumer", "boost-spsc", 1.0),
 ]
 
 # The slab suite (exofusion-slab against allocators): (env, scenario, metric,

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "lockstep.h"
 #include "scenarios.h"
 #include "transport.h"
 
@@ -20,7 +21,10 @@ constexpr unsigned kDefaultReps = 7;
 const char kUsage[] =
 	"usage: exobench --scenario S --impl I [--reps N] [--msgs M]\n"
 	"                [--env host|vm-icount] [--cpus A,B]\n"
-	"       exobench --list    print the valid scenario/impl pairs\n";
+	"       exobench --scenario S --impl I --env host-insn [--msgs M]\n"
+	"                  both ends in lockstep in one thread, for callgrind\n"
+	"       exobench --list [--env host-insn]\n"
+	"                  print the valid scenario/impl pairs (in lockstep)\n";
 
 [[noreturn]] void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -121,12 +125,13 @@ RunConfig parse_args(int argc, char **argv)
 	unsigned reps = kDefaultReps;
 	uint64_t msgs = 0;
 	const char *cpus_text = nullptr;
+	bool list = false;
 
 	for (int i = 1; i < argc; i++) {
 		const std::string option = argv[i];
 		if (option == "--list") {
-			list_pairs();
-			std::exit(0);
+			list = true;
+			continue;
 		}
 		if (option == "--help" || option == "-h") {
 			std::fputs(kUsage, stdout);
@@ -152,14 +157,21 @@ RunConfig parse_args(int argc, char **argv)
 			cpus_text = value;
 	}
 
+	if (env != "host" && env != "vm-icount" && env != "host-insn")
+		usage_error("--env: '%s' is none of host, vm-icount, host-insn", env.c_str());
+	if (list) {
+		if (env == "host-insn")
+			list_lockstep_pairs();
+		else
+			list_pairs();
+		std::exit(0);
+	}
 	if (scenario_name.empty() || impl.empty())
 		usage_error("--scenario and --impl are required");
 	const Scenario *scenario = find_scenario(scenario_name);
 	if (!scenario)
 		usage_error("--scenario: unknown scenario '%s' (exobench --list shows the valid pairs)",
 			    scenario_name.c_str());
-	if (env != "host" && env != "vm-icount")
-		usage_error("--env: '%s' is neither host nor vm-icount", env.c_str());
 
 	RunConfig config = {scenario, &resolve_impl(*scenario, impl), env, reps,
 			    msgs, {0, 0}};
@@ -175,6 +187,10 @@ RunConfig parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	exobench::run_scenario(exobench::parse_args(argc, argv));
+	const exobench::RunConfig config = exobench::parse_args(argc, argv);
+	if (config.env == "host-insn")
+		exobench::run_lockstep(config);
+	else
+		exobench::run_scenario(config);
 	return 0;
 }
