@@ -1,9 +1,9 @@
 // exofusion: one fusion ring per direction, through libexofusion. A device
 // ring when the module is loaded (named after the pid and a counter), else
 // a memfd ring; children inherit the handle across fork. 56-byte messages
-// travel inline (batches with one publication and at most one wake-up);
-// larger ones are built in place in a pool buffer and read in place by the
-// receiver: zero copies.
+// are written and read in the ring's slots in place (a run of them has one
+// publication, at most one wake-up and one release); larger ones are built
+// in place in a pool buffer and read in place by the receiver: zero copies.
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,44 +27,68 @@ public:
 	{
 	}
 
+	// The API a user who cares about the cost would pick: one message, the
+	// copying call (exo_send: one call); batches, the ring's own slots in
+	// place (one publication and one release per run); larger messages,
+	// pool buffers.
 	void send(size_t count, FillFn fill) override
 	{
 		if (spec_.msg_size > EXO_INLINE_MAX)
 			return send_zerocopy(count, fill);
-		alignas(8) uint8_t staging[kMaxBatch][EXO_INLINE_MAX];
-		iovec iov[kMaxBatch];
-		for (size_t i = 0; i < count; ++i) {
-			fill(i, staging[i]);
-			iov[i] = {staging[i], spec_.msg_size};
+		if (count == 1) {
+			alignas(8) uint8_t msg[EXO_INLINE_MAX];
+			fill(0, msg);
+			for (int rc; (rc = exo_send(ring_, msg, spec_.msg_size, flags_)) != 0;)
+				settle(rc, "send");
+			return;
 		}
 		for (size_t done = 0; done < count;) {
-			int n = count == 1 ? exo_send(ring_, staging[0], spec_.msg_size, flags_)
-					   : exo_send_batch(ring_, iov + done, count - done, flags_);
-			if (count == 1 && n == 0)
-				n = 1;
-			done += settle(n, "send");
+			exo_slots run;
+			size_t n = settle(exo_reserve(ring_, count - done, flags_, &run), "reserve");
+			for (size_t i = 0; i < n; ++i) {
+				fill(done + i, exo_slots_at(&run, i)->data);
+				exo_slots_set(&run, i, static_cast<uint16_t>(spec_.msg_size), 0);
+			}
+			if (n && exo_commit(ring_, &run))
+				die("exo_commit: %s", exo_last_error());
+			done += n;
 		}
 	}
 
 	size_t receive(size_t max, CheckFn check) override
 	{
-		exo_msg msgs[kMaxBatch];
-		int n;
-		do {
-			n = max == 1 ? exo_recv(ring_, &msgs[0], flags_)
-				     : exo_recv_batch(ring_, msgs, max, flags_);
-			if (max == 1 && n == 0)
-				n = 1;
-		} while (settle(n, "recv") == 0);
-		for (int i = 0; i < n; ++i) {
-			check(msgs[i].data);
-			if (msgs[i].type == EXO_MSG_ZEROCOPY && exo_zc_release(ring_, msgs[i].buf))
+		if (max == 1)
+			return receive_one(check);
+		exo_slots run;
+		size_t n;
+		do
+			n = settle(exo_recv_borrow(ring_, max, flags_, &run), "recv_borrow");
+		while (n == 0);
+		for (size_t i = 0; i < n; ++i) {
+			exo_msg m;
+			if (exo_slots_msg(ring_, &run, i, &m))
+				die("exo_slots_msg: %s", exo_last_error());
+			check(m.data);
+			if (m.type == EXO_MSG_ZEROCOPY && exo_zc_release(ring_, m.buf))
 				die("exo_zc_release: %s", exo_last_error());
 		}
+		if (exo_recv_release(ring_, &run))
+			die("exo_recv_release: %s", exo_last_error());
 		return n;
 	}
 
 private:
+	size_t receive_one(CheckFn check)
+	{
+		exo_msg m;
+		for (int rc; (rc = exo_recv(ring_, &m, flags_)) != 0;)
+			settle(rc, "recv");
+		check(m.data);
+		if (m.type == EXO_MSG_ZEROCOPY && exo_zc_release(ring_, m.buf))
+			die("exo_zc_release: %s", exo_last_error());
+		return 1;
+	}
+
 	// Messages moved by one call: 0 on EAGAIN (spin mode), fatal on errors.
 	size_t settle(int n, const char *what)
 	{
