@@ -65,6 +65,11 @@ public:
 			n = settle(exo_recv_borrow(ring_, max, flags_, &run), "recv_borrow");
 		while (n == 0);
 		for (size_t i = 0; i < n; ++i) {
+			uint32_t len;
+			if (const void *data = exo_slots_inline(&run, i, &len)) {
+				check(data);
+				continue;
+			}
 			exo_msg m;
 			if (exo_slots_msg(ring_, &run, i, &m))
 				die("exo_slots_msg: %s", exo_last_error());

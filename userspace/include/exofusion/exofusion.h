@@ -127,6 +127,23 @@ static inline void exo_slots_set(const struct exo_slots *run, uint32_t i, uint16
 	slot->len = len;
 }
 
+/* The fast path of exo_slots_msg for inline slots: slot i's data and
+ * *len, or NULL when the slot is not a well-formed inline message (then
+ * exo_slots_msg tells what it is: zero-copy, or malformed). Each field of
+ * the shared slot is read once. */
+static inline const void *exo_slots_inline(const struct exo_slots *run, uint32_t i,
+					   uint32_t *len)
+{
+	const struct exo_slot *slot = exo_slots_at(run, i);
+	uint8_t type = __atomic_load_n(&slot->type, __ATOMIC_RELAXED);
+	uint16_t n = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
+
+	if (type != EXO_MSG_INLINE || n > EXO_INLINE_MAX)
+		return (const void *)0;
+	*len = n;
+	return slot->data;
+}
+
 int exo_reserve(exo_ring *ring, unsigned int max, unsigned int flags, struct exo_slots *run);
 int exo_commit(exo_ring *ring, const struct exo_slots *run);
 int exo_recv_borrow(exo_ring *ring, unsigned int max, unsigned int flags, struct exo_slots *run);
