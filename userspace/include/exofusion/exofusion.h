@@ -102,7 +102,7 @@ int exo_recv_batch(exo_ring *ring, struct exo_msg *msgs, unsigned int max, unsig
  * Receiving: exo_recv_borrow() lends up to max published slots in place;
  * exo_slots_msg() checks slot i and points a message at it (no copy; a
  * zero-copy slot at its pool range); exo_recv_release() gives the run back
- * in one store (SPSC) before the next borrow. The slots are shared memory:
+ * in one store (SPSC) before the next borrow or receive. The slots are shared memory:
  * a peer can change them while they are read. */
 struct exo_slots {
 	struct exo_slot *base;	/* the ring's slot array */
