@@ -228,17 +228,42 @@ int corrupted(const char* call) {
   return fail(-EBADMSG, "%s: the ring's shared positions or sequences are corrupted", call);
 }
 
-// Reads a claimed slot into |msg|; 0 or -EBADMSG for a malformed slot.
-int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg) {
-  msg->type = slot.type;
-  msg->flags = slot.flags;
-  if (slot.type == EXO_MSG_INLINE && slot.len <= EXO_INLINE_MAX) {
-    msg->len = slot.len;
-    memcpy(msg->inline_data, slot.data, slot.len);
-    msg->data = msg->inline_data;
+// Claims up to |max| message slots, for a producer (|which| EXO_WAIT_SPACE)
+// or a consumer (EXO_WAIT_DATA), waiting as |flags| say: how many, or a
+// negative errno (EAGAIN; EBADMSG for a corrupted ring; a wait's error).
+// Inlined: it is the send and receive calls' fast path.
+template <u32 kWhich>
+__attribute__((always_inline)) inline int claim_slots(exo_ring* ring, u32 max, unsigned int flags,
+                                                      const char* call, u64* pos) {
+  static_assert(kWhich == EXO_WAIT_SPACE || kWhich == EXO_WAIT_DATA, "a producer or a consumer");
+  auto& slots = ring->view.messages();
+  exo::RingState state;
+  for (bool first = true;; first = false) {
+    u32 n = kWhich == EXO_WAIT_SPACE ? slots.claim_produce(max, pos, &state)
+                                     : slots.claim_consume(max, pos, &state);
+    if (n) return static_cast<int>(n);
+    if (state == exo::RingState::kCorrupt) return corrupted(call);
+    int err = ring->stall(kWhich, flags, first);
+    if (err) return err;
+  }
+}
+
+// Points |msg| at a claimed slot's message in place: its inline data, or
+// its zero-copy range of the pool. Each field of the shared slot is read
+// once. 0, or -EBADMSG for a malformed slot.
+__attribute__((always_inline)) inline int view_slot(exo_ring* ring, const exo_slot& slot,
+                                                    exo_msg* msg, const char* call) {
+  u8 type = exo::load_relaxed(&slot.type);
+  u16 len = exo::load_relaxed(&slot.len);
+  msg->type = type;
+  msg->flags = exo::load_relaxed(&slot.flags);
+  msg->buf = 0;
+  if (type == EXO_MSG_INLINE && len <= EXO_INLINE_MAX) {
+    msg->len = len;
+    msg->data = slot.data;
     return 0;
   }
-  if (slot.type == EXO_MSG_ZEROCOPY) {
+  if (type == EXO_MSG_ZEROCOPY) {
     exo_zc_desc desc;
     memcpy(&desc, slot.data, sizeof(desc));
     msg->data = ring->view.zc_payload(desc);
@@ -246,7 +271,17 @@ int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg) {
     msg->buf = desc.buf;
     if (msg->data) return 0;
   }
-  return fail(-EBADMSG, "malformed message (type %u, len %u)", slot.type, slot.len);
+  return fail(-EBADMSG, "%s: malformed message (type %u, len %u)", call, type, len);
+}
+
+// Reads a claimed slot into |msg|, copying an inline message out of the
+// ring (its slot is released next).
+int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg, const char* call) {
+  int err = view_slot(ring, slot, msg, call);
+  if (err || msg->type != EXO_MSG_INLINE) return err;
+  memcpy(msg->inline_data, msg->data, msg->len);
+  msg->data = msg->inline_data;
+  return 0;
 }
 
 }  // namespace
@@ -343,14 +378,9 @@ int exo_ring_get_stats(exo_ring* ring, exo_ring_stats* stats) {
 int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   int err = check_msg_size(len);
   if (err) return err;
-  u64 pos;
-  exo::RingState state;
-  for (bool first = true; ring->view.messages().claim_produce(1, &pos, &state) == 0;
-       first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_send");
-    err = ring->stall(EXO_WAIT_SPACE, flags, first);
-    if (err) return err;
-  }
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_SPACE>(ring, 1, flags, "exo_send", &pos);
+  if (n < 0) return n;
   fill_inline(ring->view.messages().at(pos), data, len, 0);
   ring->view.messages().publish(pos);
   exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
@@ -359,15 +389,10 @@ int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
 }
 
 int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
-  u64 pos;
-  exo::RingState state;
-  for (bool first = true; ring->view.messages().claim_consume(1, &pos, &state) == 0;
-       first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv");
-    int err = ring->stall(EXO_WAIT_DATA, flags, first);
-    if (err) return err;
-  }
-  int err = read_slot(ring, ring->view.messages().at(pos), msg);
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_DATA>(ring, 1, flags, "exo_recv", &pos);
+  if (n < 0) return n;
+  int err = read_slot(ring, ring->view.messages().at(pos), msg, "exo_recv");
   ring->view.messages().release(pos);
   ring->notify(EXO_WAIT_SPACE);
   return err;
@@ -409,17 +434,12 @@ int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsign
 
 int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int flags) {
   auto& slots = ring->view.messages();
-  u64 pos;
-  u32 n;
-  exo::RingState state;
-  for (bool first = true; (n = slots.claim_consume(max, &pos, &state)) == 0; first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv_batch");
-    int err = ring->stall(EXO_WAIT_DATA, flags, first);
-    if (err) return err;
-  }
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_batch", &pos);
+  if (n < 0) return n;
   int err = 0;
-  for (u32 i = 0; i < n; ++i) {
-    int e = read_slot(ring, slots.at(pos + i), &msgs[i]);
+  for (int i = 0; i < n; ++i) {
+    int e = read_slot(ring, slots.at(pos + i), &msgs[i], "exo_recv_batch");
     slots.release(pos + i);
     if (e && !err) err = e;
   }
@@ -432,16 +452,11 @@ int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots*
   auto& slots = ring->view.messages();
   if (!max || max > slots.capacity())
     return fail(-EINVAL, "exo_reserve: max %u is not in [1, capacity %u]", max, slots.capacity());
-  u64 pos;
-  u32 n;
-  exo::RingState state;
-  for (bool first = true; (n = slots.claim_produce(max, &pos, &state)) == 0; first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_reserve");
-    int err = ring->stall(EXO_WAIT_SPACE, flags, first);
-    if (err) return err;
-  }
-  *run = exo_slots{&slots.at(0), pos, n, slots.capacity() - 1};
-  return static_cast<int>(n);
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_SPACE>(ring, max, flags, "exo_reserve", &pos);
+  if (n < 0) return n;
+  *run = exo_slots{&slots.at(0), pos, static_cast<u32>(n), slots.capacity() - 1};
+  return n;
 }
 
 // A run handed back by the caller must be one this ring lent.
@@ -468,43 +483,18 @@ int exo_recv_borrow(exo_ring* ring, unsigned int max, unsigned int flags, exo_sl
   if (!max || max > slots.capacity())
     return fail(-EINVAL, "exo_recv_borrow: max %u is not in [1, capacity %u]", max,
                 slots.capacity());
-  u64 pos;
-  u32 n;
-  exo::RingState state;
-  for (bool first = true; (n = slots.claim_consume(max, &pos, &state)) == 0; first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_recv_borrow");
-    int err = ring->stall(EXO_WAIT_DATA, flags, first);
-    if (err) return err;
-  }
-  *run = exo_slots{&slots.at(0), pos, n, slots.capacity() - 1};
-  return static_cast<int>(n);
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", &pos);
+  if (n < 0) return n;
+  *run = exo_slots{&slots.at(0), pos, static_cast<u32>(n), slots.capacity() - 1};
+  return n;
 }
 
 int exo_slots_msg(exo_ring* ring, const exo_slots* run, uint32_t i, exo_msg* msg) {
   int err = check_run(ring, run, "exo_slots_msg");
   if (err) return err;
   if (i >= run->count) return fail(-EINVAL, "exo_slots_msg: slot %u of a run of %u", i, run->count);
-  // One read of each field: the slot is shared and may change under us.
-  const exo_slot& slot = *exo_slots_at(run, i);
-  u8 type = exo::load_relaxed(&slot.type);
-  u16 len = exo::load_relaxed(&slot.len);
-  msg->type = type;
-  msg->flags = slot.flags;
-  msg->buf = 0;
-  if (type == EXO_MSG_INLINE && len <= EXO_INLINE_MAX) {
-    msg->len = len;
-    msg->data = slot.data;
-    return 0;
-  }
-  if (type == EXO_MSG_ZEROCOPY) {
-    exo_zc_desc desc;
-    memcpy(&desc, slot.data, sizeof(desc));
-    msg->data = ring->view.zc_payload(desc);
-    msg->len = desc.len;
-    msg->buf = desc.buf;
-    if (msg->data) return 0;
-  }
-  return fail(-EBADMSG, "exo_slots_msg: malformed message (type %u, len %u)", type, len);
+  return view_slot(ring, *exo_slots_at(run, i), msg, "exo_slots_msg");
 }
 
 int exo_recv_release(exo_ring* ring, const exo_slots* run) {
@@ -531,14 +521,9 @@ int exo_zc_send(exo_ring* ring, uint32_t buf, uint32_t offset, uint32_t len, uns
   if (!ring->view.zc_payload(desc))
     return fail(-EINVAL, "zero-copy range buf %u offset %u len %u is outside the pool", buf,
                 offset, len);
-  u64 pos;
-  exo::RingState state;
-  for (bool first = true; ring->view.messages().claim_produce(1, &pos, &state) == 0;
-       first = false) {
-    if (state == exo::RingState::kCorrupt) return corrupted("exo_zc_send");
-    int err = ring->stall(EXO_WAIT_SPACE, flags, first);
-    if (err) return err;
-  }
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_SPACE>(ring, 1, flags, "exo_zc_send", &pos);
+  if (n < 0) return n;
   exo_slot& slot = ring->view.messages().at(pos);
   fill_inline(slot, &desc, sizeof(desc), 0);
   slot.type = EXO_MSG_ZEROCOPY;
