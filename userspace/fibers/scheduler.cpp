@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 
 #include "module/core/slab/slab_api.h"
 #include "userspace/fibers/clock.h"
+#include "userspace/fibers/futex.h"
 #include "userspace/lib/error.h"
 
 namespace exo::fiber {
@@ -30,15 +29,6 @@ __thread Worker* tls_worker;
 
 // How long an idle worker sleeps at most while another worker is busy.
 constexpr int64_t kBusyRecheckNs = 10'000'000;
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* timeout) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, timeout, nullptr, 0);
-}
-
-timespec to_timespec(uint64_t ns) {
-  return timespec{static_cast<time_t>(ns / 1'000'000'000),
-                  static_cast<long>(ns % 1'000'000'000)};
-}
 
 // A new fiber's first frame (called by exo_fiber_trampoline).
 [[noreturn]] void fiber_entry(void* arg) {

@@ -3,28 +3,19 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <new>
 
+#include "userspace/fibers/futex.h"
 #include "userspace/fibers/scheduler.h"
 #include "userspace/lib/error.h"
 
 namespace exo::fiber {
-
-namespace {
-
-long futex(std::atomic<uint32_t>* word, int op, uint32_t val) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, nullptr, nullptr, 0);
-}
-
-}  // namespace
 
 void join(Fiber* f) {
   Fiber* self = current_fiber();
@@ -58,7 +49,7 @@ void sleep_for(uint64_t ns) {
   uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;  // saturated
   if (!self || w->add_timer(self, deadline)) {
     // Not a fiber (or no memory for the timer): the thread sleeps.
-    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    timespec ts = to_timespec(ns);
     while (nanosleep(&ts, &ts) && errno == EINTR) {
     }
     return;
