@@ -126,13 +126,37 @@ TEST_P(SeqRingTest, BatchConsumeClaimStopsAtFirstUnpublishedCell) {
   ring().publish(first + 1);
   ring().publish(first + 3);  // +2 still being written
   u64 got_first = 0;
-  EXPECT_EQ(ring().claim_consume(4, &got_first), 2u);
+  EXPECT_EQ(ring().claim_consume(3, &got_first), 2u);
   EXPECT_EQ(got_first, first);
   ring().release(first + 0);
   ring().release(first + 1);
   ring().publish(first + 2);
   EXPECT_EQ(ring().claim_consume(4, &got_first), 2u);
   EXPECT_EQ(got_first, first + 2);
+}
+
+// SPSC's one producer publishes in order, so a consumer checks only the
+// last cell of the run it asks for; a producer that publishes out of order
+// lends cells it has not published (their contents are validated as any
+// cell's are), while MPMC, whose producers finish in any order, scans.
+TEST_P(SeqRingTest, BatchConsumeClaimTrustsTheLastCellOnlyInSpsc) {
+  u64 first = 0;
+  ASSERT_EQ(ring().claim_produce(4, &first), 4u);
+  ring().publish(first + 0);
+  ring().publish(first + 3);
+  u64 got_first = 0;
+  EXPECT_EQ(ring().claim_consume(4, &got_first), GetParam() == EXO_MODE_SPSC ? 4u : 1u);
+  EXPECT_EQ(got_first, first);
+}
+
+// A peer that scribbles a sequence a lap ahead cannot make a batch claim
+// lend more cells than the ring has (the last-cell check is bounded).
+TEST_P(SeqRingTest, BatchConsumeClaimOfAScribbledRingTakesOneLapAtMost) {
+  ASSERT_EQ(produce(kCapacity), kCapacity);
+  u64 first = ring().consumer_pos();
+  ring().at(first + 1).seq = static_cast<u32>(first + kCapacity + 2);
+  u64 got_first = 0;
+  EXPECT_LE(ring().claim_consume(kCapacity + 2, &got_first), kCapacity);
 }
 
 // A claimed run given back in one call (the borrowing receive): every

@@ -43,8 +43,11 @@ public:
 			return;
 		}
 		for (size_t done = 0; done < count;) {
-			exo_slots run;
-			size_t n = settle(exo_reserve(ring_, count - done, flags_, &run), "reserve");
+			exo_slots reserved;
+			size_t n = settle(exo_reserve(ring_, count - done, flags_, &reserved),
+					  "reserve");
+			// A copy the fill calls cannot change: its fields stay in registers.
+			const exo_slots run = reserved;
 			for (size_t i = 0; i < n; ++i) {
 				fill(done + i, exo_slots_at(&run, i)->data);
 				exo_slots_set(&run, i, static_cast<uint16_t>(spec_.msg_size), 0);
@@ -59,11 +62,12 @@ public:
 	{
 		if (max == 1)
 			return receive_one(check);
-		exo_slots run;
+		exo_slots borrowed;
 		size_t n;
 		do
-			n = settle(exo_recv_borrow(ring_, max, flags_, &run), "recv_borrow");
+			n = settle(exo_recv_borrow(ring_, max, flags_, &borrowed), "recv_borrow");
 		while (n == 0);
+		const exo_slots run = borrowed;  // as in send()
 		for (size_t i = 0; i < n; ++i) {
 			uint32_t len;
 			if (const void *data = exo_slots_inline(&run, i, &len)) {

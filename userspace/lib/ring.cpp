@@ -215,11 +215,17 @@ int check_msg_size(size_t len) {
   return fail(-EMSGSIZE, "inline message of %zu bytes: at most %d", len, EXO_INLINE_MAX);
 }
 
-void fill_inline(exo_slot& slot, const void* data, size_t len, u8 flags) {
+// A full slot's payload is copied with a fixed size (a few vector moves,
+// no call); shorter ones by length (the caller's buffer may end there).
+__attribute__((always_inline)) inline void fill_inline(exo_slot& slot, const void* data,
+                                                       size_t len, u8 flags) {
   slot.type = EXO_MSG_INLINE;
   slot.flags = flags;
   slot.len = static_cast<u16>(len);
-  memcpy(slot.data, data, len);
+  if (len == EXO_INLINE_MAX)
+    memcpy(slot.data, data, EXO_INLINE_MAX);
+  else
+    memcpy(slot.data, data, len);
 }
 
 // A claim that found shared positions or sequences no honest peer writes:
@@ -232,15 +238,18 @@ int corrupted(const char* call) {
 // or a consumer (EXO_WAIT_DATA), waiting as |flags| say: how many, or a
 // negative errno (EAGAIN; EBADMSG for a corrupted ring; a wait's error).
 // Inlined: it is the send and receive calls' fast path.
+using Run = exo::SeqRing<exo_slot>::Run;
+
 template <u32 kWhich>
 __attribute__((always_inline)) inline int claim_slots(exo_ring* ring, u32 max, unsigned int flags,
-                                                      const char* call, u64* pos) {
+                                                      const char* call, u64* pos,
+                                                      Run run = Run::kMayWrap) {
   static_assert(kWhich == EXO_WAIT_SPACE || kWhich == EXO_WAIT_DATA, "a producer or a consumer");
   auto& slots = ring->view.messages();
   exo::RingState state;
   for (bool first = true;; first = false) {
-    u32 n = kWhich == EXO_WAIT_SPACE ? slots.claim_produce(max, pos, &state)
-                                     : slots.claim_consume(max, pos, &state);
+    u32 n = kWhich == EXO_WAIT_SPACE ? slots.claim_produce(max, pos, &state, run)
+                                     : slots.claim_consume(max, pos, &state, run);
     if (n) return static_cast<int>(n);
     if (state == exo::RingState::kCorrupt) return corrupted(call);
     int err = ring->stall(kWhich, flags, first);
@@ -275,12 +284,49 @@ __attribute__((always_inline)) inline int view_slot(exo_ring* ring, const exo_sl
 }
 
 // Reads a claimed slot into |msg|, copying an inline message out of the
-// ring (its slot is released next).
-int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg, const char* call) {
+// ring (its slot is released next). The copy is the whole slot's payload,
+// a fixed size (vector moves, no call): bytes past len are the slot's own.
+__attribute__((always_inline)) inline int read_slot(exo_ring* ring, const exo_slot& slot,
+                                                    exo_msg* msg, const char* call) {
   int err = view_slot(ring, slot, msg, call);
   if (err || msg->type != EXO_MSG_INLINE) return err;
-  memcpy(msg->inline_data, msg->data, msg->len);
+  memcpy(msg->inline_data, slot.data, EXO_INLINE_MAX);
   msg->data = msg->inline_data;
+  return 0;
+}
+
+// exo_recv for every case but its fast path's: MPMC, an empty ring, a
+// zero-copy or a malformed slot.
+__attribute__((noinline)) int recv_general(exo_ring* ring, exo_msg* msg, unsigned int flags) {
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_DATA>(ring, 1, flags, "exo_recv", &pos);
+  if (n < 0) return n;
+  int err = read_slot(ring, ring->view.messages().at(pos), msg, "exo_recv");
+  ring->view.messages().release(pos);
+  ring->notify(EXO_WAIT_SPACE);
+  return err;
+}
+
+// exo_send for every case but its fast path's: MPMC, a ring that looks
+// full, a message too long.
+__attribute__((noinline)) int send_general(exo_ring* ring, const void* data, size_t len,
+                                           unsigned int flags) {
+  int err = check_msg_size(len);
+  if (err) return err;
+  u64 pos = 0;
+  int n = claim_slots<EXO_WAIT_SPACE>(ring, 1, flags, "exo_send", &pos);
+  if (n < 0) return n;
+  fill_inline(ring->view.messages().at(pos), data, len, 0);
+  ring->view.messages().publish(pos);
+  exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
+  ring->notify(EXO_WAIT_DATA);
+  return 0;
+}
+
+// The wake-up of a fast path that published or released: out of line, so
+// that the fast path needs no frame.
+__attribute__((noinline)) int notify_now(exo_ring* ring, u32 which) {
+  ring->notify(which);
   return 0;
 }
 
@@ -376,26 +422,37 @@ int exo_ring_get_stats(exo_ring* ring, exo_ring_stats* stats) {
 }
 
 int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
-  int err = check_msg_size(len);
-  if (err) return err;
+  // The fast path: SPSC with room known; anything else takes send_general().
   u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_SPACE>(ring, 1, flags, "exo_send", &pos);
-  if (n < 0) return n;
-  fill_inline(ring->view.messages().at(pos), data, len, 0);
+  exo_slot* slot = len <= EXO_INLINE_MAX ? ring->view.messages().claim_single_free(&pos) : nullptr;
+  if (!slot) return send_general(ring, data, len, flags);
+  fill_inline(*slot, data, len, 0);
   ring->view.messages().publish(pos);
   exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
-  ring->notify(EXO_WAIT_DATA);
+  if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_DATA).need_wakeup))
+    return notify_now(ring, EXO_WAIT_DATA);
   return 0;
 }
 
 int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
+  // The fast path: SPSC, a message waiting, and it is inline. No call and
+  // no frame on it; anything else takes recv_general().
   u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_DATA>(ring, 1, flags, "exo_recv", &pos);
-  if (n < 0) return n;
-  int err = read_slot(ring, ring->view.messages().at(pos), msg, "exo_recv");
+  const exo_slot* slot = ring->view.messages().claim_single_next(&pos);
+  if (!slot) return recv_general(ring, msg, flags);
+  u8 type = exo::load_relaxed(&slot->type);
+  u16 len = exo::load_relaxed(&slot->len);
+  if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return recv_general(ring, msg, flags);
+  msg->type = type;
+  msg->len = len;
+  msg->buf = 0;
+  msg->flags = exo::load_relaxed(&slot->flags);
+  memcpy(msg->inline_data, slot->data, EXO_INLINE_MAX);  // see read_slot
+  msg->data = msg->inline_data;
   ring->view.messages().release(pos);
-  ring->notify(EXO_WAIT_SPACE);
-  return err;
+  if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_SPACE).need_wakeup))
+    return notify_now(ring, EXO_WAIT_SPACE);
+  return 0;
 }
 
 int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsigned int flags) {
@@ -423,7 +480,7 @@ int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsign
       u8 slot_flags = sent + i + 1 == count ? EXO_SLOT_F_BATCH_END : 0;
       fill_inline(slots.at(pos + i), m.iov_base, m.iov_len, slot_flags);
     }
-    for (u32 i = 0; i < n; ++i) slots.publish(pos + i);
+    slots.publish_run(pos, n);
     exo::prefetch_for_write(&slots.at(pos + n));
     sent += n;
     ring->bump(&ring->view.header()->prod.batches);
@@ -440,9 +497,9 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
   int err = 0;
   for (int i = 0; i < n; ++i) {
     int e = read_slot(ring, slots.at(pos + i), &msgs[i], "exo_recv_batch");
-    slots.release(pos + i);
     if (e && !err) err = e;
   }
+  slots.release_run(pos, static_cast<u32>(n));
   ring->bump(&ring->view.header()->cons.batches);
   ring->notify(EXO_WAIT_SPACE);
   return err ? err : static_cast<int>(n);
@@ -453,17 +510,17 @@ int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots*
   if (!max || max > slots.capacity())
     return fail(-EINVAL, "exo_reserve: max %u is not in [1, capacity %u]", max, slots.capacity());
   u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_SPACE>(ring, max, flags, "exo_reserve", &pos);
+  int n = claim_slots<EXO_WAIT_SPACE>(ring, max, flags, "exo_reserve", &pos, Run::kContiguous);
   if (n < 0) return n;
-  *run = exo_slots{&slots.at(0), pos, static_cast<u32>(n), slots.capacity() - 1};
+  *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
   return n;
 }
 
 // A run handed back by the caller must be one this ring lent.
-int check_run(exo_ring* ring, const exo_slots* run, const char* call) {
+__attribute__((always_inline)) static inline int check_run(exo_ring* ring, const exo_slots* run, const char* call) {
   auto& slots = ring->view.messages();
-  if (run->base != &slots.at(0) || run->mask != slots.capacity() - 1 || !run->count ||
-      run->count > slots.capacity())
+  const u32 to_end = slots.capacity() - static_cast<u32>(run->first & (slots.capacity() - 1));
+  if (run->slots != &slots.at(run->first) || !run->count || run->count > to_end)
     return fail(-EINVAL, "%s: run (count %u) was not lent by this ring", call, run->count);
   return 0;
 }
@@ -472,7 +529,7 @@ int exo_commit(exo_ring* ring, const exo_slots* run) {
   int err = check_run(ring, run, "exo_commit");
   if (err) return err;
   auto& slots = ring->view.messages();
-  for (u32 i = 0; i < run->count; ++i) slots.publish(run->first + i);
+  slots.publish_run(run->first, run->count);
   ring->bump(&ring->view.header()->prod.batches);
   ring->notify(EXO_WAIT_DATA);
   return 0;
@@ -484,9 +541,9 @@ int exo_recv_borrow(exo_ring* ring, unsigned int max, unsigned int flags, exo_sl
     return fail(-EINVAL, "exo_recv_borrow: max %u is not in [1, capacity %u]", max,
                 slots.capacity());
   u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", &pos);
+  int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", &pos, Run::kContiguous);
   if (n < 0) return n;
-  *run = exo_slots{&slots.at(0), pos, static_cast<u32>(n), slots.capacity() - 1};
+  *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
   return n;
 }
 

@@ -47,23 +47,40 @@ class SeqRing {
   u32 capacity() const { return mask_ + 1; }
   Cell& at(u64 pos) const { return cells_[pos & mask_]; }
 
+  // How a claim may lay out its run: kMayWrap, or kContiguous, which ends
+  // a run at the end of the cell array (the caller then walks it with a
+  // pointer; the next claim starts at the array's beginning).
+  enum class Run : u8 { kMayWrap, kContiguous };
+
   // Claims up to |max| consecutive free cells; returns how many. On 0,
   // |state| (optional) says why: kBlocked (full) or kCorrupt.
-  u32 claim_produce(u32 max, u64* first, RingState* state = nullptr) {
+  u32 claim_produce(u32 max, u64* first, RingState* state = nullptr, Run run = Run::kMayWrap) {
     RingState st;
-    u32 n = multi_ ? claim_multi(prod_, max, 0, first, &st)
-                   : claim_single_produce(max, first, &st);
+    u32 n = multi_ ? claim_multi(prod_, max, 0, first, &st, run)
+                   : claim_single_produce(max, first, &st, run);
     if (state) *state = st;
     return n;
   }
   void publish(u64 pos) const { store_release(&at(pos).seq, static_cast<u32>(pos + 1)); }
+  // Publishes a claimed run in order (a consumer relies on the order, see
+  // claim_single_consume). The cells and mask are read once: the stores
+  // could alias them otherwise.
+  void publish_run(u64 first, u32 n) const {
+    Cell* const cells = cells_;
+    const u32 start = static_cast<u32>(first & mask_);
+    const u32 head = n < capacity() - start ? n : capacity() - start;  // before the wrap
+    const u32 seq = static_cast<u32>(first + 1);
+    for (u32 i = 0; i < head; ++i) store_release(&cells[start + i].seq, seq + i);
+    for (u32 i = head; i < n; ++i) store_release(&cells[i - head].seq, seq + i);
+  }
 
   // Claims up to |max| consecutive published cells; returns how many. On
   // 0, |state| (optional) says why: kBlocked (empty) or kCorrupt. Each
   // claimed cell must be released before the next claim.
-  u32 claim_consume(u32 max, u64* first, RingState* state = nullptr) {
+  u32 claim_consume(u32 max, u64* first, RingState* state = nullptr, Run run = Run::kMayWrap) {
     RingState st;
-    u32 n = multi_ ? claim_multi(cons_, max, 1, first, &st) : claim_single_consume(max, first, &st);
+    u32 n = multi_ ? claim_multi(cons_, max, 1, first, &st, run)
+                   : claim_single_consume(max, first, &st, run);
     if (state) *state = st;
     return n;
   }
@@ -81,6 +98,28 @@ class SeqRing {
       return;
     }
     for (u32 i = 0; i < n; ++i) release(first + i);
+  }
+
+  // SPSC's fast paths for one message, null when they do not apply (MPMC
+  // too): the caller's general claim then tells blocked from corrupt.
+  // The producer's next cell if the cached consumer position shows room:
+  Cell* claim_single_free(u64* pos) {
+    if (multi_) return nullptr;
+    u64 p = load_relaxed(&prod_->pos);
+    if (free_cells(p, cached_cons_) == 0) return nullptr;
+    store_relaxed(&prod_->pos, p + 1);
+    *pos = p;
+    return &at(p);
+  }
+  // The consumer's next cell if it is published (claimed thereby: SPSC's
+  // one consumer moves only at release).
+  Cell* claim_single_next(u64* pos) const {
+    if (multi_) return nullptr;
+    u64 p = load_relaxed(&cons_->pos);
+    Cell* cell = &at(p);
+    if (seq_diff(load_acquire(&cell->seq), p + 1) != 0) return nullptr;
+    *pos = p;
+    return cell;
   }
 
   // Looks at the consumer's next cell without claiming it: kReady with its
@@ -137,8 +176,16 @@ class SeqRing {
     return free_cells(pos, cons) ? RingState::kReady : RingState::kBlocked;
   }
 
-  u32 claim_single_produce(u32 max, u64* first, RingState* state) {
+  // |max| bounded to one lap, and for a contiguous run to the cells left
+  // before the array wraps at |pos|.
+  u32 run_max(u64 pos, u32 max, Run run) const {
+    u32 bound = run == Run::kContiguous ? capacity() - static_cast<u32>(pos & mask_) : capacity();
+    return max < bound ? max : bound;
+  }
+
+  u32 claim_single_produce(u32 max, u64* first, RingState* state, Run run) {
     u64 pos = load_relaxed(&prod_->pos);
+    max = run_max(pos, max, run);
     u32 n = free_cells(pos, cached_cons_);
     if (n < max) {
       cached_cons_ = load_acquire(&cons_->pos);
@@ -155,27 +202,35 @@ class SeqRing {
     return n;
   }
 
-  u32 claim_single_consume(u32 max, u64* first, RingState* state) {
+  // The one producer publishes a run in order (publish_run), so when the
+  // run's last cell is published every cell before it is: one sequence
+  // check for a whole batch. A producer that breaks the order gains
+  // nothing: cells are untrusted and checked when read.
+  u32 claim_single_consume(u32 max, u64* first, RingState* state, Run run) {
     u64 pos = 0;
     *state = classify(cons_, 1, &pos);
     if (*state != RingState::kReady || max == 0) return 0;
-    u32 n = 1;
-    while (n < max && seq_diff(load_acquire(&at(pos + n).seq), pos + n + 1) == 0) ++n;
     *first = pos;
+    max = run_max(pos, max, run);  // past a lap, cells of this lap again
+    if (max > 1 && published(pos + max - 1)) return max;
+    u32 n = 1;
+    while (n < max && published(pos + n)) ++n;
     return n;
   }
 
   // MPMC: cells of |side| are claimable at position p when seq == p + |offset|.
   // One budget of retries for the claim and the classifications inside it,
   // so the bound is kMaxRetries loads in all, not kMaxRetries squared.
-  u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first, RingState* state) {
+  u32 claim_multi(exo_ring_side* side, u32 max, u32 offset, u64* first, RingState* state,
+                  Run run) {
     u32 budget = kMaxRetries;
     while (budget > 0) {
       u64 pos = 0;
       *state = classify(side, offset, &pos, &budget);
       if (*state != RingState::kReady || max == 0) return 0;
+      u32 bound = run_max(pos, max, run);
       u32 n = 1;
-      while (n < max && seq_diff(load_acquire(&at(pos + n).seq), pos + n + offset) == 0) ++n;
+      while (n < bound && seq_diff(load_acquire(&at(pos + n).seq), pos + n + offset) == 0) ++n;
       if (compare_exchange(&side->pos, pos, pos + n)) {
         *first = pos;
         return n;

@@ -92,7 +92,9 @@ int exo_send_batch(exo_ring *ring, const struct iovec *msgs, unsigned int count,
 int exo_recv_batch(exo_ring *ring, struct exo_msg *msgs, unsigned int max, unsigned int flags);
 
 /* Slots in place: a run of consecutive slots of the ring, lent to the
- * caller. Slot i of the run is exo_slots_at(run, i) (the run may wrap).
+ * caller. A run never wraps around the ring's end (a claim stops there;
+ * the next one starts at the beginning), so slot i of the run is
+ * run->slots + i: exo_slots_at(run, i).
  *
  * Sending: exo_reserve() claims up to max free slots (>= 1 unless
  * EXO_NONBLOCK: -EAGAIN); the caller writes each one's data (at most
@@ -100,31 +102,39 @@ int exo_recv_batch(exo_ring *ring, struct exo_msg *msgs, unsigned int max, unsig
  * exo_commit() publishes the whole run at once (every reserved slot: an
  * SPSC ring has no holes) with at most one wake-up.
  * Receiving: exo_recv_borrow() lends up to max published slots in place;
- * exo_slots_msg() checks slot i and points a message at it (no copy; a
- * zero-copy slot at its pool range); exo_recv_release() gives the run back
- * in one store (SPSC) before the next borrow or receive. The slots are shared memory:
- * a peer can change them while they are read. */
+ * exo_slots_inline() reads an inline slot where it lies, exo_slots_msg()
+ * any slot (a zero-copy one at its pool range; a malformed one is an
+ * error); exo_recv_release() gives the run back in one store (SPSC) before
+ * the next borrow or receive. The slots are shared memory: a peer can
+ * change them while they are read. */
 struct exo_slots {
-	struct exo_slot *base;	/* the ring's slot array */
+	struct exo_slot *slots;	/* the run's first slot */
 	uint64_t first;		/* ring position of the run's first slot */
 	uint32_t count;		/* slots in the run */
-	uint32_t mask;		/* capacity - 1 */
+	uint32_t reserved;
 };
 
 static inline struct exo_slot *exo_slots_at(const struct exo_slots *run, uint32_t i)
 {
-	return &run->base[(run->first + i) & run->mask];
+	return &run->slots[i];
 }
 
-/* Marks slot i of a reserved run as an inline message of len bytes. */
+/* Marks slot i of a reserved run as an inline message of len bytes: its
+ * type, flags and len words in one store. */
 static inline void exo_slots_set(const struct exo_slots *run, uint32_t i, uint16_t len,
 				 uint8_t flags)
 {
 	struct exo_slot *slot = exo_slots_at(run, i);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t word = EXO_MSG_INLINE | (uint32_t)flags << 8 | (uint32_t)len << 16;
 
+	__builtin_memcpy((unsigned char *)slot + offsetof(struct exo_slot, type), &word,
+			 sizeof(word));
+#else
 	slot->type = EXO_MSG_INLINE;
 	slot->flags = flags;
 	slot->len = len;
+#endif
 }
 
 /* The fast path of exo_slots_msg for inline slots: slot i's data and
