@@ -190,6 +190,15 @@ static void exo_fence_announcement(struct exo_ring *ring, unsigned int which, in
 		smp_mb();
 		return;
 	}
+	/*
+	 * With one CPU online there is no other CPU to fence: a sender that
+	 * ran here before us is ordered by the context switch (a full barrier
+	 * in schedule()). So one vCPU, the common VM, never pays the timer.
+	 */
+	if (num_online_cpus() == 1) {
+		smp_mb();
+		return;
+	}
 	if (may_ipi && exo_ipi_allowed(ring)) {
 		exo_remote_barrier();
 		atomic_set(&ring->sleep.fenced_gen[which], gen + 1);

@@ -44,6 +44,7 @@ struct exo_ring {
   u32 owner_uid = 0;  // device rings: the kernel's record of the creator
   void* region = MAP_FAILED;
   u64 mapped_size = 0;
+  exo_ring_info info{};  // validated at attach; the view reads it
   RingView view;
   Backend* backend = nullptr;
   u32 spin_budget[EXO_WAIT_NR] = {};
@@ -110,7 +111,8 @@ int map_ring(exo_ring* ring, const exo_ring_info& info, u64 size) {
   if (ring->region == MAP_FAILED) return fail(-errno, "mmap of ring fd %d", ring->fd);
   ring->mapped_size = info.region_size;
   // Our own copy of the layout: later scribbles on the header change nothing.
-  ring->view = RingView(ring->region, info);
+  ring->info = info;
+  ring->view = RingView(ring->region, ring->info);
   for (u32& budget : ring->spin_budget) budget = initial_spin_budget();
   return 0;
 }

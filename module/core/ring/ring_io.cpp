@@ -167,7 +167,7 @@ int exo_core_plan_ring(const exo_create_req* req, exo_ring_info* info, const cha
 void exo_core_init_ring(void* region, const exo_ring_info* info) { exo::init_ring(region, *info); }
 
 int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   switch (view.state(which)) {
     case exo::RingState::kReady:
       return 1;
@@ -179,7 +179,7 @@ int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which) 
 }
 
 void exo_core_announce_sleep(void* region, const exo_ring_info* info, unsigned int which) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   if (which >= EXO_WAIT_NR) return;
   // Wakers read this line on every publish: write it only when it changes.
   u32* need = &view.waiter(which).need_wakeup;
@@ -187,7 +187,7 @@ void exo_core_announce_sleep(void* region, const exo_ring_info* info, unsigned i
 }
 
 void exo_core_note_wake(void* region, const exo_ring_info* info, unsigned int which) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   if (which >= EXO_WAIT_NR) return;
   exo_ring_waiter& waiter = view.waiter(which);
   exo::store_relaxed(&waiter.need_wakeup, 0u);
@@ -195,13 +195,13 @@ void exo_core_note_wake(void* region, const exo_ring_info* info, unsigned int wh
 }
 
 unsigned int exo_core_pending_wakeups(void* region, const exo_ring_info* info, unsigned int kinds) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   return exo::pending_wakeups(view, kinds);
 }
 
 long exo_core_read(void* region, const exo_ring_info* info, void* ubuf, unsigned long len,
                    unsigned int* wake) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   u32 kinds = 0;
   long ret = exo::read_message(view, ubuf, len, &kinds);
   *wake = kinds ? exo::pending_wakeups(view, kinds) : 0;
@@ -210,7 +210,7 @@ long exo_core_read(void* region, const exo_ring_info* info, void* ubuf, unsigned
 
 long exo_core_write(void* region, const exo_ring_info* info, const void* ubuf, unsigned long len,
                     unsigned int* wake) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   u32 kinds = 0;
   long ret = len <= EXO_INLINE_MAX ? exo::write_inline(view, ubuf, len)
                                    : exo::write_zerocopy(view, ubuf, len, &kinds);
@@ -220,7 +220,7 @@ long exo_core_write(void* region, const exo_ring_info* info, const void* ubuf, u
 }
 
 void exo_core_stats(void* region, const exo_ring_info* info, exo_ring_stats* out) {
-  RingView view(region, *info);
+  EXO_NO_AUTO_INIT RingView view(region, *info);
   const exo_ring_header* h = view.header();
   *out = exo_ring_stats{};
   out->messages = exo::load_relaxed(&h->prod.pos);

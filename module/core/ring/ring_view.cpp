@@ -19,7 +19,7 @@ u32 popcount64(u64 v) {
 }  // namespace
 
 RingView::RingView(void* region, const exo_ring_info& info)
-    : header_(static_cast<exo_ring_header*>(region)), info_(info) {
+    : header_(static_cast<exo_ring_header*>(region)), info_(&info) {
   u8* base = static_cast<u8*>(region);
   bool multi = info.mode == EXO_MODE_MPMC;
   messages_ = SeqRing<exo_slot>(reinterpret_cast<exo_slot*>(base + info.slots_offset),
@@ -31,9 +31,9 @@ RingView::RingView(void* region, const exo_ring_info& info)
 }
 
 u8* RingView::zc_payload(const exo_zc_desc& desc) const {
-  if (desc.buf >= info_.buf_count) return nullptr;
+  if (desc.buf >= info_->buf_count) return nullptr;
   // offset + len may not wrap: both are checked against the size alone.
-  if (desc.offset > info_.buf_size || desc.len > info_.buf_size - desc.offset) return nullptr;
+  if (desc.offset > info_->buf_size || desc.len > info_->buf_size - desc.offset) return nullptr;
   return buffer(desc.buf) + desc.offset;
 }
 
@@ -54,7 +54,7 @@ RingState RingView::state(u32 which) {
 // taker that claimed a cell stalls (or dies) and returns lap it; a bit is
 // never lost, and a second return of the same buffer is detected.
 bool RingView::take_buffer(u32* buf) {
-  u32 words = info_.free_words;
+  u32 words = info_->free_words;
   if (words == 0) return false;
   u64* hint = &header_->free_cons.pos;
   u64 start = load_relaxed(hint) % words;
@@ -68,7 +68,7 @@ bool RingView::take_buffer(u32* buf) {
       u64 bit = bits & -bits;
       if (!(fetch_and(&free_bits_[w], ~bit) & bit)) continue;
       u32 index = w * 64 + static_cast<u32>(__builtin_ctzll(bit));
-      if (index >= info_.buf_count) continue;  // a stray bit past the pool
+      if (index >= info_->buf_count) continue;  // a stray bit past the pool
       if (w != start) store_relaxed(hint, static_cast<u64>(w));
       *buf = index;
       return true;
@@ -78,15 +78,15 @@ bool RingView::take_buffer(u32* buf) {
 }
 
 bool RingView::return_buffer(u32 buf) {
-  if (buf >= info_.buf_count) return false;
+  if (buf >= info_->buf_count) return false;
   u64 bit = 1ull << (buf % 64);
   return !(fetch_or(&free_bits_[buf / 64], bit) & bit);
 }
 
 u32 RingView::free_buffer_count() const {
   u32 count = 0;
-  for (u32 w = 0; w < info_.free_words; ++w) {
-    u32 in_pool = info_.buf_count - w * 64;  // bits of this word that name buffers
+  for (u32 w = 0; w < info_->free_words; ++w) {
+    u32 in_pool = info_->buf_count - w * 64;  // bits of this word that name buffers
     u64 mask = in_pool >= 64 ? ~0ull : (1ull << in_pool) - 1;
     count += popcount64(load_relaxed(&free_bits_[w]) & mask);
   }

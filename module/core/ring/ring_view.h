@@ -15,15 +15,17 @@ namespace exo {
 class RingView {
  public:
   RingView() = default;
+  // |info| must outlive the view (the kernel's ring record, the library's
+  // handle): a view is built per call in the kernel, so it copies nothing.
   RingView(void* region, const exo_ring_info& info);
 
   exo_ring_header* header() const { return header_; }
-  const exo_ring_info& info() const { return info_; }
+  const exo_ring_info& info() const { return *info_; }
   SeqRing<exo_slot>& messages() { return messages_; }
-  bool has_pool() const { return info_.buf_count != 0; }
+  bool has_pool() const { return info_->buf_count != 0; }
   exo_ring_waiter& waiter(u32 which) const { return header_->waiters[which]; }
 
-  u8* buffer(u32 buf) const { return pool_ + static_cast<u64>(buf) * info_.buf_size; }
+  u8* buffer(u32 buf) const { return pool_ + static_cast<u64>(buf) * info_->buf_size; }
 
   // Where a zero-copy descriptor's bytes are, or nullptr when the
   // descriptor (read from shared memory) points outside the pool.
@@ -45,7 +47,7 @@ class RingView {
 
  private:
   exo_ring_header* header_ = nullptr;
-  exo_ring_info info_{};
+  const exo_ring_info* info_ = nullptr;
   SeqRing<exo_slot> messages_;
   u64* free_bits_ = nullptr;
   u8* pool_ = nullptr;
