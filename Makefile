@@ -47,6 +47,8 @@ STRESS_SRCS := tests/stress/ring_stress.cpp
 # its control blocks and libexofusion for the rings its fibers park on.
 FIBER_SRCS := $(wildcard userspace/fibers/*.cpp userspace/fibers/*.S) $(SLAB_SRCS)
 FIBER_TEST_SRCS := $(wildcard tests/fibers/*.cpp tests/fibers/*.S)
+# libexofusion's public ring calls, against hostile peers (tests/lib/).
+LIB_TEST_SRCS := $(wildcard tests/lib/*.cpp)
 FUSIONCTL_SRCS := $(wildcard tools/fusionctl/*.cpp)
 BENCH_SRCS := $(wildcard userspace/bench/*.cpp)
 
@@ -94,6 +96,9 @@ $(1)/lib/libexofiber.a: $$(patsubst %,$(1)/obj/%.o,$$(basename $$(FIBER_SRCS)))
 	$$(AR) rcs $$@ $$^
 $(1)/bin/fiber_tests: $$(patsubst %,$(1)/obj/%.o,$$(basename $$(FIBER_TEST_SRCS))) \
 		$(1)/lib/libexofiber.a $(1)/lib/libexofusion.a
+	@mkdir -p $$(@D)
+	$$(CXX) $(2) -pthread -o $$@ $$^ -lgtest_main -lgtest $$(LDLIBS)
+$(1)/bin/lib_tests: $$(patsubst %.cpp,$(1)/obj/%.o,$$(LIB_TEST_SRCS)) $(1)/lib/libexofusion.a
 	@mkdir -p $$(@D)
 	$$(CXX) $(2) -pthread -o $$@ $$^ -lgtest_main -lgtest $$(LDLIBS)
 $(1)/lib/libexofusion.a: $$(patsubst %.cpp,$(1)/obj/%.o,$$(LIB_SRCS))
@@ -160,11 +165,12 @@ build/bin/exobench: $(patsubst %.cpp,build/obj/%.o,$(BENCH_SRCS)) build/lib/libe
 userspace: build/lib/libexofusion.a build/bin/fusionctl build/bin/exobench $(SLABBENCH_BINS) \
 	$(FIBERBENCH_BINS) \
 	build/bin/core_tests build/bin/ring_stress build/bin/uapi_dump build/bin/ring_uring_poll \
-	build/lib/libexofiber.a build/bin/fiber_tests
+	build/lib/libexofiber.a build/bin/fiber_tests build/bin/lib_tests
 
 sanitizers: build/asan/bin/core_tests build/asan/bin/ring_stress \
 	build/tsan/bin/core_tests build/tsan/bin/ring_stress build/bin/ring_fuzz build/bin/slab_fuzz \
 	build/asan/bin/fiber_tests build/tsan/bin/fiber_tests \
+	build/asan/bin/lib_tests build/tsan/bin/lib_tests \
 	build/bin/nic_fuzz
 
 # The host tests once, then the VM suite on each kernel; any failure fails.

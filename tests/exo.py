@@ -27,6 +27,7 @@ STATS_FIELDS = ("messages received batches full_events empty_events sleeps wakeu
 STATS_FMT = "9Q6I"
 assert struct.calcsize(STATS_FMT) == ABI["sizeof(struct exo_ring_stats)"]
 WAIT_FMT = "IIq"
+assert struct.calcsize(WAIT_FMT + "iI") == ABI["sizeof(struct exo_wake_wait_req)"]
 
 
 def ioctl_errno(fd, request, arg):
@@ -88,6 +89,13 @@ def stats(fd):
 def wait(fd, which, timeout_ns):
     """EXO_RING_IOC_WAIT; returns 0 or the errno."""
     err, _ = ioctl_errno(fd, ABI["EXO_RING_IOC_WAIT"], struct.pack(WAIT_FMT, which, 0, timeout_ns))
+    return err
+
+
+def wake_wait(fd, which, timeout_ns, wake_fd, wake_which, flags=0):
+    """EXO_RING_IOC_WAKE_WAIT; returns 0 or the errno."""
+    req = struct.pack(WAIT_FMT + "iI", which, flags, timeout_ns, wake_fd, wake_which)
+    err, _ = ioctl_errno(fd, ABI["EXO_RING_IOC_WAKE_WAIT"], req)
     return err
 
 

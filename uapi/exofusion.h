@@ -180,6 +180,18 @@ struct exo_wait_req {
 	__s64 timeout_ns;	/* < 0: no timeout */
 };
 
+/*
+ * EXO_RING_IOC_WAKE_WAIT: wakes the sleepers of kind wake_which of the ring
+ * open as wake_fd (any exofusion ring's fd, this one's included), then waits
+ * as EXO_RING_IOC_WAIT does: a sender whose next step is to wait (a request
+ * then its reply) pays one system call instead of two.
+ */
+struct exo_wake_wait_req {
+	struct exo_wait_req wait;
+	__s32 wake_fd;
+	__u32 wake_which;	/* EXO_WAIT_* */
+};
+
 struct exo_ring_stats {
 	__u64 messages;		/* producer position: messages sent */
 	__u64 received;		/* consumer position */
@@ -205,6 +217,7 @@ struct exo_ring_stats {
 #define EXO_RING_IOC_WAIT	_IOW(EXO_IOC_MAGIC, 0x11, struct exo_wait_req)
 #define EXO_RING_IOC_WAKE	_IO(EXO_IOC_MAGIC, 0x12)	/* arg: EXO_WAIT_* */
 #define EXO_RING_IOC_STATS	_IOR(EXO_IOC_MAGIC, 0x13, struct exo_ring_stats)
+#define EXO_RING_IOC_WAKE_WAIT	_IOW(EXO_IOC_MAGIC, 0x14, struct exo_wake_wait_req)
 
 /* Layout checks, for C and C++ alike. */
 #ifdef __cplusplus
@@ -230,6 +243,7 @@ EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_header, waiters) == 5 * EXO_CACHELINE, "wa
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_header) <= EXO_PAGE_SIZE, "header fits a page");
 EXO_STATIC_ASSERT(sizeof(struct exo_create_req) == 64, "create ABI size");
 EXO_STATIC_ASSERT(sizeof(struct exo_wait_req) == 16, "wait ABI size");
+EXO_STATIC_ASSERT(sizeof(struct exo_wake_wait_req) == 24, "wake-wait ABI size");
 EXO_STATIC_ASSERT(sizeof(struct exo_ring_stats) == 96, "stats ABI size");
 EXO_STATIC_ASSERT(EXO_OFFSET(exo_ring_stats, owner_uid) == 92, "owner in the old reserved word");
 

@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/device.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -196,6 +197,7 @@ static void exo_fence_announcement(struct exo_ring *ring, unsigned int which, in
 	 * in schedule()). So one vCPU, the common VM, never pays the timer.
 	 */
 	if (num_online_cpus() == 1) {
+		/* Orders our need_wakeup store before the caller's re-check. */
 		smp_mb();
 		return;
 	}
@@ -324,23 +326,70 @@ static long exo_timeout_jiffies(s64 timeout_ns)
  * timeout anew), as ppoll(2): -EINTR after a handler, a transparent
  * restart when no handler ran (a stop and continue).
  */
-static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
+static bool exo_wait_valid(struct exo_ring *ring, const struct exo_wait_req *w)
 {
-	struct exo_wait_req w;
+	if (w->which >= EXO_WAIT_NR || w->flags)
+		return false;
+	return w->which != EXO_WAIT_BUFFER || ring->info.buf_count;
+}
+
+static long exo_wait(struct exo_ring *ring, const struct exo_wait_req *w)
+{
 	long ret;
 
-	if (copy_from_user(&w, argp, sizeof(w)))
-		return -EFAULT;
-	if (w.which >= EXO_WAIT_NR || w.flags)
+	if (!exo_wait_valid(ring, w))
 		return -EINVAL;
-	if (w.which == EXO_WAIT_BUFFER && !ring->info.buf_count)
-		return -EINVAL;
-	ret = exo_ring_sleep(ring, w.which, exo_timeout_jiffies(w.timeout_ns));
-	if (ret == -ERESTARTSYS && w.timeout_ns >= 0)
+	ret = exo_ring_sleep(ring, w->which, exo_timeout_jiffies(w->timeout_ns));
+	if (ret == -ERESTARTSYS && w->timeout_ns >= 0)
 		ret = -ERESTARTNOHAND;
 	if (ret == -EBADMSG)
 		atomic64_inc(&ring->counters.kernel_errors);
 	return ret;
+}
+
+static long exo_ioctl_wait(struct exo_ring *ring, void __user *argp)
+{
+	struct exo_wait_req w;
+
+	if (copy_from_user(&w, argp, sizeof(w)))
+		return -EFAULT;
+	return exo_wait(ring, &w);
+}
+
+/* Wakes kind @which of the ring open as @fd: -EBADF, or -EINVAL if not a ring. */
+static long exo_wake_fd(int fd, unsigned int which)
+{
+	struct file *file = fget(fd);
+	long ret = 0;
+
+	if (!file)
+		return -EBADF;
+	if (file->f_op == &exo_ring_fops)
+		exo_ring_wake(file->private_data, 1u << which);
+	else
+		ret = -EINVAL;
+	fput(file);
+	return ret;
+}
+
+/*
+ * Everything is checked before the wake, so that a bad request wakes no one.
+ * A restart after a signal wakes again: a wake-up with nothing new is only a
+ * re-check for its sleepers.
+ */
+static long exo_ioctl_wake_wait(struct exo_ring *ring, void __user *argp)
+{
+	struct exo_wake_wait_req req;
+	long ret;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.wake_which >= EXO_WAIT_NR || !exo_wait_valid(ring, &req.wait))
+		return -EINVAL;
+	ret = exo_wake_fd(req.wake_fd, req.wake_which);
+	if (ret)
+		return ret;
+	return exo_wait(ring, &req.wait);
 }
 
 void exo_ring_fill_stats(struct exo_ring *ring, struct exo_ring_stats *st)
@@ -372,6 +421,8 @@ static long exo_ring_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return exo_ring_copy_info(ring, argp);
 	case EXO_RING_IOC_WAIT:
 		return exo_ioctl_wait(ring, argp);
+	case EXO_RING_IOC_WAKE_WAIT:
+		return exo_ioctl_wake_wait(ring, argp);
 	case EXO_RING_IOC_WAKE:
 		if (arg >= EXO_WAIT_NR)
 			return -EINVAL;

@@ -76,7 +76,7 @@ constexpr uint32_t kUids[] = {0, 65534, 4242};
 enum Ep {
   EP_CREATE, EP_DESTROY, EP_CONTROL_OTHER, EP_OPEN, EP_CLOSE, EP_MMAP, EP_MUNMAP,
   EP_MREMAP, EP_MPROTECT, EP_FORK, EP_READ, EP_WRITE, EP_POLL, EP_EPOLL_CTL,
-  EP_EPOLL_WAIT, EP_INFO, EP_STATS, EP_WAIT, EP_WAKE, EP_RING_OTHER, EP_NR
+  EP_EPOLL_WAIT, EP_INFO, EP_STATS, EP_WAIT, EP_WAKE, EP_WAKE_WAIT, EP_RING_OTHER, EP_NR
 };
 
 struct EntryPoint {
@@ -120,6 +120,9 @@ const EntryPoint kEntryPoints[EP_NR] = {
      "bad kind or flags, no pool for BUFFER, bad pointer, timeout, timer signal, "
      "corrupted ring, destroyed"},
     {"ioctl(ring, WAKE)", {EINVAL}, "bad kind"},
+    {"ioctl(ring, WAKE_WAIT)", {EINVAL, EFAULT, EBADF, ETIMEDOUT, EINTR, EBADMSG, EPIPE},
+     "bad kinds or flags, wake fd not a ring, no pool for BUFFER, bad pointer, wake fd not "
+     "open, timeout, timer signal, corrupted ring, destroyed"},
     {"ring: other ioctl", {ENOTTY, EFAULT, EINVAL}, "unknown command"},
 };
 
@@ -417,7 +420,7 @@ void op_destroy() {
 unsigned long unknown_cmd() {
   static const unsigned long known[] = {EXO_IOC_CREATE, EXO_IOC_DESTROY, EXO_RING_IOC_INFO,
                                         EXO_RING_IOC_WAIT, EXO_RING_IOC_WAKE,
-                                        EXO_RING_IOC_STATS};
+                                        EXO_RING_IOC_STATS, EXO_RING_IOC_WAKE_WAIT};
   if (g_rng.one_in(3)) return g_rng.pick(known);  // the other device's commands
   unsigned long dirs[] = {_IOC_NONE, _IOC_READ, _IOC_WRITE, _IOC_READ | _IOC_WRITE};
   for (;;) {
@@ -813,12 +816,35 @@ void op_wake() {
   check(EP_WAKE, ioctl(r->fd, EXO_RING_IOC_WAKE, arg));
 }
 
+// Wakes a ring named by fd (another ring's, its own, a closed or foreign
+// fd), then waits on this one.
+void op_wake_wait() {
+  RingFd* r = pick_fd();
+  if (!r) return;
+  struct exo_wake_wait_req req = {};
+  req.wait.which = g_rng.one_in(8) ? uint32_t(g_rng.next()) : uint32_t(g_rng.below(EXO_WAIT_NR));
+  req.wait.flags = g_rng.one_in(8) ? uint32_t(g_rng.next()) : 0;
+  static const int64_t timeouts[] = {0, 1000, 1000000, 50000000, -1};
+  req.wait.timeout_ns = g_rng.pick(timeouts);
+  RingFd* target = pick_fd();
+  static const int foreign[] = {-1, 0, 1, 2, 1 << 20};
+  req.wake_fd = target && !g_rng.one_in(6) ? target->fd : g_rng.pick(foreign);
+  req.wake_which = g_rng.one_in(8) ? uint32_t(g_rng.next()) : uint32_t(g_rng.below(EXO_WAIT_NR));
+  void* arg = g_rng.one_in(6) ? user_ptr(&req, sizeof(req)) : &req;
+  describe("WAKE_WAIT fd=%d which=%u flags=%#x timeout_ns=%lld wake_fd=%d wake_which=%u arg=%p",
+           r->fd, req.wait.which, req.wait.flags, (long long)req.wait.timeout_ns, req.wake_fd,
+           req.wake_which, arg);
+  arm_timer(20000 + int64_t(g_rng.below(300000)));
+  check(EP_WAKE_WAIT, ioctl(r->fd, EXO_RING_IOC_WAKE_WAIT, arg));
+  disarm_timer();
+}
+
 void op_ring_other() {
   RingFd* r = pick_fd();
   if (!r) return;
   unsigned long cmd = unknown_cmd();
   if (cmd == EXO_RING_IOC_INFO || cmd == EXO_RING_IOC_WAIT || cmd == EXO_RING_IOC_WAKE ||
-      cmd == EXO_RING_IOC_STATS)
+      cmd == EXO_RING_IOC_STATS || cmd == EXO_RING_IOC_WAKE_WAIT)
     cmd = EXO_IOC_DESTROY;
   describe("ring ioctl fd=%d cmd=%#lx", r->fd, cmd);
   check(EP_RING_OTHER, ioctl(r->fd, cmd, g_buf));
@@ -912,6 +938,7 @@ const Op kOps[] = {
     {"stats", "ioctl", op_stats, 2, 0},
     {"wait", "ioctl", op_wait, 3, 0},
     {"wake", "ioctl", op_wake, 2, 0},
+    {"wake-wait", "ioctl", op_wake_wait, 2, 0},
     {"ring-other", "ioctl", op_ring_other, 1, 0},
 };
 constexpr int kNrOps = sizeof(kOps) / sizeof(kOps[0]);

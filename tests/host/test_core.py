@@ -17,6 +17,20 @@ def test_core_unit_tests_pass(variant):
     assert "PASSED" in res.stdout
 
 
+@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "asan+ubsan", "tsan"])
+def test_library_unit_tests_pass(variant):
+    """libexofusion's public ring calls against a hostile peer
+    (tests/lib/); the device-ring instances skip here (no module) and run in
+    the VM suite (tests/vm/test_lib_vm.py)."""
+    res = subprocess.run([str(binary("lib_tests", variant)), "--gtest_brief=1"],
+                         capture_output=True, text=True, timeout=600)
+    # Without the device tests' skip notes, which would bury the failures.
+    out = "\n".join(line for line in res.stdout.splitlines()
+                     if not line.endswith(": Skipped") and "the VM suite runs this" not in line)
+    assert res.returncode == 0, out[-6000:] + res.stderr[-4000:]
+    assert "PASSED" in res.stdout
+
+
 STREAMS = [
     ["--send", "inline"],
     ["--send", "batch"],

@@ -194,6 +194,38 @@ def test_wait_times_out_on_an_empty_ring_and_rejects_bad_kinds(ring):
         os.close(fd)
 
 
+def test_wake_wait_checks_everything_before_it_wakes(ring):
+    """EXO_RING_IOC_WAKE_WAIT: a bad request wakes no one and sleeps not;
+    a good one wakes the named ring (its wakeups counter), then waits."""
+    exo.create(ring)
+    other = ring[:28] + "-b"
+    exo.destroy_quietly(other)
+    exo.create(other)
+    fd = os.open(f"/dev/exofusion/{ring}", os.O_RDWR)
+    ofd = os.open(f"/dev/exofusion/{other}", os.O_RDWR)
+    r, w = os.pipe()
+    data, space = exo.ABI["EXO_WAIT_DATA"], exo.ABI["EXO_WAIT_SPACE"]
+    try:
+        bad = [((data, 10**9, -1, data), errno.EBADF),         # no such fd
+               ((data, 10**9, r, data), errno.EINVAL),          # not a ring
+               ((data, 10**9, ofd, 3), errno.EINVAL),           # wake kind out of range
+               ((7, 10**9, ofd, data), errno.EINVAL),           # wait kind out of range
+               ((exo.ABI["EXO_WAIT_BUFFER"], 10**9, ofd, data), errno.EINVAL)]  # no pool
+        for args, expected in bad:
+            assert exo.wake_wait(fd, *args) == expected, args
+        assert exo.wake_wait(fd, data, 10**9, ofd, data, flags=1) == errno.EINVAL
+        assert exo.stats(ofd)["wakeups"] == 0, "a bad request woke the other ring"
+        assert exo.wake_wait(fd, data, 10_000_000, ofd, space) == errno.ETIMEDOUT
+        assert exo.stats(ofd)["wakeups"] == 1
+        assert exo.stats(fd)["sleeps"] == 1
+        # Its own fd: a ring may wake itself, then wait (space: at once).
+        assert exo.wake_wait(fd, space, 10**9, fd, data) == 0
+    finally:
+        for f in (fd, ofd, r, w):
+            os.close(f)
+        exo.destroy_quietly(other)
+
+
 def test_poll_and_epoll_report_data_only_once_sent(ring):
     import select
     exo.create(ring)

@@ -19,6 +19,7 @@ int main() {
   NUM(EXO_RING_IOC_WAIT);
   NUM(EXO_RING_IOC_WAKE);
   NUM(EXO_RING_IOC_STATS);
+  NUM(EXO_RING_IOC_WAKE_WAIT);
   NUM(EXO_RING_MAGIC);
   NUM(EXO_ABI_VERSION);
   NUM(EXO_NAME_MAX);
@@ -34,6 +35,7 @@ int main() {
   NUM(sizeof(struct exo_ring_info));
   NUM(sizeof(struct exo_ring_stats));
   NUM(sizeof(struct exo_wait_req));
+  NUM(sizeof(struct exo_wake_wait_req));
   OFF(exo_ring_header, prod);
   OFF(exo_ring_header, cons);
   OFF(exo_ring_header, waiters);

@@ -4,6 +4,9 @@
 // are written and read in the ring's slots in place (a run of them has one
 // publication, at most one wake-up and one release); larger ones are built
 // in place in a pool buffer and read in place by the receiver: zero copies.
+// Ping-pong (blocking) sends with EXO_WAKE_ON_WAIT: each send is followed by
+// the wait for its reply, which carries the send's wake-up (one system call
+// a hop instead of two).
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,8 +25,9 @@ constexpr uint32_t kZeroCopyBuffers = 64;
 
 class ExofusionEndpoint final : public Endpoint {
 public:
-	ExofusionEndpoint(exo_ring *ring, const ChannelSpec &spec)
-		: ring_(ring), spec_(spec), flags_(spec.mode == WaitMode::Spin ? EXO_NONBLOCK : 0)
+	ExofusionEndpoint(exo_ring *ring, const ChannelSpec &spec, unsigned send_flags = 0)
+		: ring_(ring), spec_(spec), flags_(spec.mode == WaitMode::Spin ? EXO_NONBLOCK : 0),
+		  send_flags_(flags_ | send_flags)
 	{
 	}
 
@@ -38,7 +42,7 @@ public:
 		if (count == 1) {
 			alignas(8) uint8_t msg[EXO_INLINE_MAX];
 			fill(0, msg);
-			for (int rc; (rc = exo_send(ring_, msg, spec_.msg_size, flags_)) != 0;)
+			for (int rc; (rc = exo_send(ring_, msg, spec_.msg_size, send_flags_)) != 0;)
 				settle(rc, "send");
 			return;
 		}
@@ -131,6 +135,7 @@ private:
 	exo_ring *ring_;
 	ChannelSpec spec_;
 	unsigned flags_;
+	unsigned send_flags_;
 };
 
 class ExofusionChannel final : public Channel {
@@ -161,6 +166,18 @@ public:
 		return std::make_unique<ExofusionEndpoint>(ring_, spec_);
 	}
 
+	// An end for a duplex channel, whose sends are each followed by a wait.
+	std::unique_ptr<ExofusionEndpoint> open_sender_then_waiter()
+	{
+		unsigned flags = spec_.mode == WaitMode::Block ? EXO_WAKE_ON_WAIT : 0;
+		return std::make_unique<ExofusionEndpoint>(ring_, spec_, flags);
+	}
+
+	std::unique_ptr<ExofusionEndpoint> open_receiver()
+	{
+		return std::make_unique<ExofusionEndpoint>(ring_, spec_);
+	}
+
 private:
 	ChannelSpec spec_;
 	char name_[EXO_NAME_MAX];
@@ -168,13 +185,52 @@ private:
 	bool device_ = false;
 };
 
+// Ping sends, then waits for the reply; pong waits, then replies. Each one's
+// last send (pong's) is followed by no wait: the destructor issues it.
+class ExofusionDuplexEndpoint final : public Endpoint {
+public:
+	ExofusionDuplexEndpoint(std::unique_ptr<ExofusionEndpoint> tx,
+				std::unique_ptr<ExofusionEndpoint> rx)
+		: tx_(std::move(tx)), rx_(std::move(rx))
+	{
+	}
+	~ExofusionDuplexEndpoint() override { exo_flush_wakeups(); }
+	void send(size_t count, FillFn fill) override { tx_->send(count, fill); }
+	size_t receive(size_t max, CheckFn check) override { return rx_->receive(max, check); }
+
+private:
+	std::unique_ptr<ExofusionEndpoint> tx_, rx_;
+};
+
+// Ping -> pong over forward_, pong -> ping over backward_.
+class ExofusionDuplexChannel final : public Channel {
+public:
+	explicit ExofusionDuplexChannel(const ChannelSpec &spec) : forward_(spec), backward_(spec) {}
+
+	std::unique_ptr<Endpoint> open(Role role) override
+	{
+		ExofusionChannel &tx = role == Role::Producer0 ? forward_ : backward_;
+		ExofusionChannel &rx = role == Role::Producer0 ? backward_ : forward_;
+		return std::make_unique<ExofusionDuplexEndpoint>(tx.open_sender_then_waiter(),
+								 rx.open_receiver());
+	}
+
+private:
+	ExofusionChannel forward_, backward_;
+};
+
 std::unique_ptr<Channel> create(const ChannelSpec &spec)
 {
 	return std::make_unique<ExofusionChannel>(spec);
 }
 
+std::unique_ptr<Channel> create_duplex(const ChannelSpec &spec)
+{
+	return std::make_unique<ExofusionDuplexChannel>(spec);
+}
+
 const TransportRegistrar registrar({"exofusion", /*can_block=*/true, /*copies_per_msg=*/0, create,
-				    nullptr});
+				    create_duplex});
 
 }  // namespace
 }  // namespace exobench

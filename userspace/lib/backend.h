@@ -8,13 +8,21 @@
 
 namespace exo::lib {
 
+// A device ring's wake-up that a sender put off until its next wait
+// (EXO_WAKE_ON_WAIT): the ring's fd and the kind to wake.
+struct DeferredWake {
+  int fd;
+  u32 which;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   // Sleeps until a waiter of kind |which| may progress or |timeout_ns|
   // passes (< 0: never). Announces the sleeper and orders that against
-  // the wakers' plain loads. Returns 0, -ETIMEDOUT or -EINTR.
-  virtual int sleep(RingView& view, u32 which, s64 timeout_ns) = 0;
+  // the wakers' plain loads. Returns 0, -ETIMEDOUT or -EINTR. |first|, if
+  // given (device rings only), is woken before, in the same system call.
+  virtual int sleep(RingView& view, u32 which, s64 timeout_ns, const DeferredWake* first) = 0;
   // Wakes the sleepers of kind |which|; called only when need_wakeup is set.
   virtual void wake(RingView& view, u32 which) = 0;
 };

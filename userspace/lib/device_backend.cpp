@@ -15,8 +15,14 @@ class DeviceBackend final : public Backend {
  public:
   explicit DeviceBackend(int fd) : fd_(fd) {}
 
-  int sleep(RingView&, u32 which, s64 timeout_ns) override {
+  int sleep(RingView&, u32 which, s64 timeout_ns, const DeferredWake* first) override {
     exo_wait_req req = {which, 0, timeout_ns};
+    if (first) {
+      exo_wake_wait_req both = {req, first->fd, first->which};
+      if (ioctl(fd_, EXO_RING_IOC_WAKE_WAIT, &both) == 0) return 0;
+      if (errno != ENOTTY) return -errno;
+      ioctl(first->fd, EXO_RING_IOC_WAKE, first->which);  // a module older than the call
+    }
     return ioctl(fd_, EXO_RING_IOC_WAIT, &req) == 0 ? 0 : -errno;
   }
 

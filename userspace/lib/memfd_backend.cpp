@@ -30,14 +30,15 @@ timespec to_timespec(s64 ns) {
 
 class MemfdBackend final : public Backend {
  public:
-  int sleep(RingView& view, u32 which, s64 timeout_ns) override {
+  int sleep(RingView& view, u32 which, s64 timeout_ns, const DeferredWake*) override {
     exo_ring_waiter& waiter = view.waiter(which);
     u32 seq = load_acquire(&waiter.wake_seq);
     store_relaxed(&waiter.need_wakeup, 1u);
     // Registered at attach (register_memfd_process), so this cannot fail
     // for want of registration.
     if (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0) return -errno;
-    if (view.ready(which)) return 0;
+    // Ready, or corrupted: the caller's claim tells which (never wait on corruption).
+    if (view.state(which) != RingState::kBlocked) return 0;
     fetch_add(&waiter.sleeps, 1ull);
     timespec ts = to_timespec(timeout_ns);
     long rc = futex(&waiter.wake_seq, FUTEX_WAIT, seq, timeout_ns < 0 ? nullptr : &ts);

@@ -36,6 +36,15 @@ constexpr u32 kSpinMax = 1u << 14;
 
 u32 initial_spin_budget() { return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1024 : 0; }
 
+// The wake-up a send of this thread put off until its next wait
+// (EXO_WAKE_ON_WAIT): at most one; a second deferral issues the first.
+// Initial-exec: one load on the fast paths, in the static and shared library.
+struct Deferred {
+  exo_ring* ring;
+  u32 which;
+};
+__attribute__((tls_model("initial-exec"))) thread_local Deferred deferred = {nullptr, 0};
+
 }  // namespace
 
 struct exo_ring {
@@ -75,6 +84,16 @@ struct exo_ring {
 
   int wait(u32 which, s64 timeout_ns) {
     u32& budget = spin_budget[which];
+    if (deferred.ring) {
+      // Sleeping at once on a device ring: the deferred wake-up rides on
+      // our WAIT. Else it goes first: we would spin while the peer sleeps.
+      if (budget == 0 && device && deferred.ring->device) {
+        exo::lib::DeferredWake first = {deferred.ring->fd, deferred.which};
+        deferred.ring = nullptr;
+        return backend->sleep(view, which, timeout_ns, &first);
+      }
+      flush_deferred();
+    }
     for (u32 spins = 0; spins < budget; ++spins) {
       if (view.ready(which)) {
         budget = spins * 2 > budget ? (spins * 2 < kSpinMax ? spins * 2 : kSpinMax) : budget;
@@ -83,7 +102,27 @@ struct exo_ring {
       exo::cpu_relax();
     }
     if (budget > kSpinMin) budget -= budget / 8;
-    return backend->sleep(view, which, timeout_ns);
+    return backend->sleep(view, which, timeout_ns, nullptr);
+  }
+
+  // Issues the thread's deferred wake-up, if any.
+  static void settle_deferred() {
+    if (__builtin_expect(deferred.ring != nullptr, 0)) flush_deferred();
+  }
+  static __attribute__((noinline)) void flush_deferred() {
+    exo_ring* ring = deferred.ring;
+    deferred.ring = nullptr;
+    ring->notify(deferred.which);
+  }
+
+  // A send's notify(): the wake-up it owes, if any, now or, when |flags|
+  // allow on a device ring, at the thread's next wait.
+  void notify(u32 which, unsigned int flags) {
+    exo::compiler_barrier();
+    if (!exo::load_relaxed(&view.waiter(which).need_wakeup)) return;
+    if (!(flags & EXO_WAKE_ON_WAIT) || !device) return backend->wake(view, which);
+    if (deferred.ring) flush_deferred();
+    deferred = {this, which};
   }
 
   // The side a waiter of |which| waits on, for its stall counter.
@@ -302,6 +341,7 @@ __attribute__((always_inline)) inline int read_slot(exo_ring* ring, const exo_sl
 __attribute__((noinline)) int recv_general(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   u64 pos = 0;
   int n = claim_slots<EXO_WAIT_DATA>(ring, 1, flags, "exo_recv", &pos);
+  exo_ring::settle_deferred();  // no wait, or one that failed: issue it
   if (n < 0) return n;
   int err = read_slot(ring, ring->view.messages().at(pos), msg, "exo_recv");
   ring->view.messages().release(pos);
@@ -321,14 +361,14 @@ __attribute__((noinline)) int send_general(exo_ring* ring, const void* data, siz
   fill_inline(ring->view.messages().at(pos), data, len, 0);
   ring->view.messages().publish(pos);
   exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
-  ring->notify(EXO_WAIT_DATA);
+  ring->notify(EXO_WAIT_DATA, flags);
   return 0;
 }
 
 // The wake-up of a fast path that published or released: out of line, so
 // that the fast path needs no frame.
-__attribute__((noinline)) int notify_now(exo_ring* ring, u32 which) {
-  ring->notify(which);
+__attribute__((noinline)) int notify_now(exo_ring* ring, u32 which, unsigned int flags) {
+  ring->notify(which, flags);
   return 0;
 }
 
@@ -381,7 +421,10 @@ int exo_ring_attach_fd(int fd, exo_ring** out) {
   return attach(own, out);
 }
 
-void exo_ring_close(exo_ring* ring) { delete ring; }
+void exo_ring_close(exo_ring* ring) {
+  exo_ring::settle_deferred();  // it may be this ring's
+  delete ring;
+}
 
 int exo_ring_destroy(const char* name) {
   exo_name_req req{};
@@ -425,6 +468,7 @@ int exo_ring_get_stats(exo_ring* ring, exo_ring_stats* stats) {
 
 int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   // The fast path: SPSC with room known; anything else takes send_general().
+  exo_ring::settle_deferred();
   u64 pos = 0;
   exo_slot* slot = len <= EXO_INLINE_MAX ? ring->view.messages().claim_single_free(&pos) : nullptr;
   if (!slot) return send_general(ring, data, len, flags);
@@ -432,7 +476,7 @@ int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   ring->view.messages().publish(pos);
   exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
   if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_DATA).need_wakeup))
-    return notify_now(ring, EXO_WAIT_DATA);
+    return notify_now(ring, EXO_WAIT_DATA, flags);
   return 0;
 }
 
@@ -445,6 +489,7 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   u8 type = exo::load_relaxed(&slot->type);
   u16 len = exo::load_relaxed(&slot->len);
   if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return recv_general(ring, msg, flags);
+  exo_ring::settle_deferred();  // a message came: we wait no more
   msg->type = type;
   msg->len = len;
   msg->buf = 0;
@@ -453,11 +498,12 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   msg->data = msg->inline_data;
   ring->view.messages().release(pos);
   if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_SPACE).need_wakeup))
-    return notify_now(ring, EXO_WAIT_SPACE);
+    return notify_now(ring, EXO_WAIT_SPACE, 0);
   return 0;
 }
 
 int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsigned int flags) {
+  exo_ring::settle_deferred();
   for (unsigned int i = 0; i < count; ++i) {
     int err = check_msg_size(msgs[i].iov_len);
     if (err) return err;
@@ -486,7 +532,7 @@ int exo_send_batch(exo_ring* ring, const iovec* msgs, unsigned int count, unsign
     exo::prefetch_for_write(&slots.at(pos + n));
     sent += n;
     ring->bump(&ring->view.header()->prod.batches);
-    ring->notify(EXO_WAIT_DATA);
+    ring->notify(EXO_WAIT_DATA, flags);
   }
   return static_cast<int>(sent);
 }
@@ -495,6 +541,7 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
   auto& slots = ring->view.messages();
   u64 pos = 0;
   int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_batch", &pos);
+  exo_ring::settle_deferred();
   if (n < 0) return n;
   int err = 0;
   for (int i = 0; i < n; ++i) {
@@ -508,6 +555,7 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
 }
 
 int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots* run) {
+  exo_ring::settle_deferred();
   auto& slots = ring->view.messages();
   if (!max || max > slots.capacity())
     return fail(-EINVAL, "exo_reserve: max %u is not in [1, capacity %u]", max, slots.capacity());
@@ -518,8 +566,10 @@ int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots*
   return n;
 }
 
-// A run handed back by the caller must be one this ring lent.
-__attribute__((always_inline)) static inline int check_run(exo_ring* ring, const exo_slots* run, const char* call) {
+// A run handed back by the caller must be one this ring lent: its shape
+// (the slots of its positions, not past the array's end).
+__attribute__((always_inline)) static inline int check_run(exo_ring* ring, const exo_slots* run,
+                                                           const char* call) {
   auto& slots = ring->view.messages();
   const u32 to_end = slots.capacity() - static_cast<u32>(run->first & (slots.capacity() - 1));
   if (run->slots != &slots.at(run->first) || !run->count || run->count > to_end)
@@ -527,8 +577,24 @@ __attribute__((always_inline)) static inline int check_run(exo_ring* ring, const
   return 0;
 }
 
+// And one still out: reserved and not committed, or borrowed and not
+// released (a run handed back twice, or shifted by a lap, changes nothing).
+__attribute__((always_inline)) static inline int check_run_out(exo_ring* ring, const exo_slots* run,
+                                                               bool reserved, const char* call) {
+  int err = check_run(ring, run, call);
+  if (err) return err;
+  auto& slots = ring->view.messages();
+  if (reserved ? slots.producer_owns(run->first, run->count)
+               : slots.consumer_owns(run->first, run->count))
+    return 0;
+  return fail(-EINVAL, "%s: run at position %llu (count %u) is not %s", call,
+              static_cast<unsigned long long>(run->first), run->count,
+              reserved ? "reserved and uncommitted" : "borrowed and unreleased");
+}
+
 int exo_commit(exo_ring* ring, const exo_slots* run) {
-  int err = check_run(ring, run, "exo_commit");
+  exo_ring::settle_deferred();
+  int err = check_run_out(ring, run, true, "exo_commit");
   if (err) return err;
   auto& slots = ring->view.messages();
   slots.publish_run(run->first, run->count);
@@ -544,6 +610,7 @@ int exo_recv_borrow(exo_ring* ring, unsigned int max, unsigned int flags, exo_sl
                 slots.capacity());
   u64 pos = 0;
   int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", &pos, Run::kContiguous);
+  exo_ring::settle_deferred();
   if (n < 0) return n;
   *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
   return n;
@@ -557,7 +624,8 @@ int exo_slots_msg(exo_ring* ring, const exo_slots* run, uint32_t i, exo_msg* msg
 }
 
 int exo_recv_release(exo_ring* ring, const exo_slots* run) {
-  int err = check_run(ring, run, "exo_recv_release");
+  exo_ring::settle_deferred();
+  int err = check_run_out(ring, run, false, "exo_recv_release");
   if (err) return err;
   ring->view.messages().release_run(run->first, run->count);
   ring->bump(&ring->view.header()->cons.batches);
@@ -566,6 +634,7 @@ int exo_recv_release(exo_ring* ring, const exo_slots* run) {
 }
 
 int exo_zc_reserve(exo_ring* ring, uint32_t* buf, void** data, unsigned int flags) {
+  exo_ring::settle_deferred();
   if (!ring->view.has_pool()) return fail(-EOPNOTSUPP, "ring has no zero-copy buffer pool");
   for (bool first = true; !ring->view.take_buffer(buf); first = false) {
     int err = ring->stall(EXO_WAIT_BUFFER, flags, first);
@@ -576,6 +645,7 @@ int exo_zc_reserve(exo_ring* ring, uint32_t* buf, void** data, unsigned int flag
 }
 
 int exo_zc_send(exo_ring* ring, uint32_t buf, uint32_t offset, uint32_t len, unsigned int flags) {
+  exo_ring::settle_deferred();
   exo_zc_desc desc = {buf, offset, len, 0};
   if (!ring->view.zc_payload(desc))
     return fail(-EINVAL, "zero-copy range buf %u offset %u len %u is outside the pool", buf,
@@ -587,11 +657,12 @@ int exo_zc_send(exo_ring* ring, uint32_t buf, uint32_t offset, uint32_t len, uns
   fill_inline(slot, &desc, sizeof(desc), 0);
   slot.type = EXO_MSG_ZEROCOPY;
   ring->view.messages().publish(pos);
-  ring->notify(EXO_WAIT_DATA);
+  ring->notify(EXO_WAIT_DATA, flags);
   return 0;
 }
 
 int exo_zc_release(exo_ring* ring, uint32_t buf) {
+  exo_ring::settle_deferred();
   if (buf >= ring->view.info().buf_count)
     return fail(-EINVAL, "buffer %u is outside the pool of %u", buf, ring->view.info().buf_count);
   if (!ring->view.return_buffer(buf))
@@ -600,12 +671,19 @@ int exo_zc_release(exo_ring* ring, uint32_t buf) {
   return 0;
 }
 
+void exo_flush_wakeups(void) { exo_ring::settle_deferred(); }
+
 int exo_ring_wait(exo_ring* ring, unsigned int which, int64_t timeout_ns) {
   if (which >= EXO_WAIT_NR) return fail(-EINVAL, "wait kind %u: expected 0..%d", which, EXO_WAIT_NR - 1);
   if (which == EXO_WAIT_BUFFER && !ring->view.has_pool())
     return fail(-EINVAL, "ring has no zero-copy buffer pool to wait for");
-  if (ring->view.ready(which)) return 0;
-  return ring->wait(which, timeout_ns);
+  if (ring->view.ready(which)) {
+    exo_ring::settle_deferred();
+    return 0;
+  }
+  int err = ring->wait(which, timeout_ns);
+  exo_ring::settle_deferred();  // if the wait did not carry it
+  return err;
 }
 
 }  // extern "C"

@@ -122,6 +122,33 @@ class SeqRing {
     return cell;
   }
 
+  // Whether [first, first + n) is a run a producer claimed and has not
+  // published yet (before publish_run), or a consumer claimed and has not
+  // released yet (before release_run): a run handed back by a caller is
+  // checked, so that a stale, repeated or forged one changes nothing. SPSC
+  // compares it with the positions (its own side's is exact); MPMC with
+  // each cell's sequence.
+  bool producer_owns(u64 first, u32 n) const {
+    u64 prod = load_relaxed(&prod_->pos);
+    if (n == 0 || prod - first < n || prod - first > capacity()) return false;
+    if (!multi_) {
+      u64 cons = load_acquire(&cons_->pos);
+      return first - cons <= prod - cons && !published(first) && !published(first + n - 1);
+    }
+    for (u32 i = 0; i < n; ++i)
+      if (load_acquire(&at(first + i).seq) != static_cast<u32>(first + i)) return false;
+    return true;
+  }
+  bool consumer_owns(u64 first, u32 n) const {
+    if (n == 0 || n > capacity()) return false;
+    if (!multi_) return first == load_relaxed(&cons_->pos) && published(first + n - 1);
+    u64 cons = load_relaxed(&cons_->pos);
+    if (cons - first < n || cons - first > capacity()) return false;
+    for (u32 i = 0; i < n; ++i)
+      if (!published(first + i)) return false;
+    return true;
+  }
+
   // Looks at the consumer's next cell without claiming it: kReady with its
   // position in |pos|, or why not. The kernel reader copies a message out
   // before it claims it (claim_consumed_at()), so that a faulting buffer

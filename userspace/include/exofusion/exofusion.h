@@ -51,6 +51,15 @@ struct exo_ring_params {
 
 /* Flags of send/recv calls */
 #define EXO_NONBLOCK	0x1u
+/*
+ * Sends (exo_send, exo_send_batch, exo_zc_send): the caller's next call of
+ * this library in this thread is a wait (a request, then its reply), so
+ * the wake-up this send owes a sleeping peer of a device ring may ride on
+ * that wait's system call: one instead of two. Any other call issues it
+ * first thing, so the peer is late by at most the caller's time until its
+ * next call; keep the ring open until then. Memfd rings wake at once.
+ */
+#define EXO_WAKE_ON_WAIT	0x2u
 
 /* A received message. For EXO_MSG_ZEROCOPY, data points into the ring's
  * buffer pool and buf must be handed back with exo_zc_release(). */
@@ -165,6 +174,10 @@ int exo_recv_release(exo_ring *ring, const struct exo_slots *run);
 int exo_zc_reserve(exo_ring *ring, uint32_t *buf, void **data, unsigned int flags);
 int exo_zc_send(exo_ring *ring, uint32_t buf, uint32_t offset, uint32_t len, unsigned int flags);
 int exo_zc_release(exo_ring *ring, uint32_t buf);
+
+/* Issues the wake-up a send of this thread put off (EXO_WAKE_ON_WAIT), if
+ * any: for a sender whose next step is not a call of this library. */
+void exo_flush_wakeups(void);
 
 /* Waits until a waiter of kind EXO_WAIT_* could progress (adaptive spin,
  * then sleep). timeout_ns < 0: no timeout. 0, -ETIMEDOUT or -EINTR. */
