@@ -1,8 +1,11 @@
 """libexofusion's public ring calls on device rings (the module's): the
 Device/ instances of tests/lib/*_test.cpp, which skip where the module is not
 loaded (the host suite runs their memfd twins)."""
+import os
 import re
 import subprocess
+
+import pytest
 
 from paths import binary
 
@@ -11,10 +14,16 @@ from paths import binary
 DEVICE_TESTS = 56
 
 
-def test_library_calls_on_device_rings(module):
+@pytest.mark.parametrize("wait", [None, "yield", "sleep"], ids=lambda w: w or "default")
+def test_library_calls_on_device_rings(module, wait):
+    """Also with each way of waiting forced (EXOFUSION_WAIT): "sleep" takes
+    the combined wake-and-wait ioctl at every deferred wake-up."""
+    env = {k: v for k, v in os.environ.items() if k != "EXOFUSION_WAIT"}
+    if wait:
+        env["EXOFUSION_WAIT"] = wait
     res = subprocess.run([str(binary("lib_tests")), "--gtest_brief=1",
                           "--gtest_filter=Device/*"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=env)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-8000:]
     # Each must have run here, not skipped for want of the module.

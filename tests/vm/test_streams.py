@@ -38,6 +38,24 @@ def test_million_message_streams_arrive_intact(ring, args):
     assert "missing=0 duplicates=0 corrupt=0" in out
 
 
+@pytest.mark.parametrize("wait", ["yield", "sleep"])
+@pytest.mark.parametrize("args", [
+    ["--send", "inline"],
+    ["--send", "mixed", "--bursty"],
+    ["--mode", "mpmc", "--producers", "2", "--consumers", "2", "--send", "slots"],
+], ids=lambda a: "-".join(x.strip("-") for x in a))
+def test_streams_on_one_cpu_arrive_intact_however_they_wait(ring, args, wait):
+    """Both parties held on one CPU (as on a one-CPU machine, where the
+    library yields before it sleeps), each way of waiting forced."""
+    msgs = "20000" if "--bursty" in args else "200000"
+    env = dict(os.environ, EXOFUSION_WAIT=wait)
+    res = subprocess.run(["taskset", "-c", "0", str(binary("ring_stress")), "--backend", "device",
+                          "--name", ring, "--msgs", msgs, "--timeout", "300", *args],
+                         capture_output=True, text=True, timeout=400, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "missing=0 duplicates=0 corrupt=0" in res.stdout
+
+
 @pytest.mark.parametrize("mode", ["spsc", "mpmc"])
 def test_bursty_senders_never_lose_a_wakeup(ring, mode):
     parties = ["--producers", "2", "--consumers", "2"] if mode == "mpmc" else []

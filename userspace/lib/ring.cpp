@@ -4,7 +4,9 @@
 // validation) is the core's (module/core): the same code the module runs.
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -28,13 +30,39 @@ namespace {
 constexpr char kDeviceDir[] = "/dev/exofusion/";
 constexpr char kControlPath[] = "/dev/exofusion/control";
 
-// Adaptive spinning before sleeping, in pause instructions: grows when
-// waits end while spinning, shrinks when they end asleep. With one CPU
-// spinning only delays the party we wait for, so the budget is zero.
-constexpr u32 kSpinMin = 64;
-constexpr u32 kSpinMax = 1u << 14;
+// Waiting actively before sleeping, within an adaptive budget that grows
+// when waits end during it and shrinks when they end asleep. With several
+// CPUs the active wait spins (pause instructions: the peer runs elsewhere);
+// with one it yields the CPU (sched_yield: the peer runs only if we step
+// aside, and a peer that yields in turn needs no wake-up, so a stream
+// moves a ring's worth of messages per switch instead of a batch).
+// A timed wait does not yield: a yield may run other tasks for a time
+// slice, which its timeout could not bound.
+struct ActiveWait {
+  const char* name;
+  bool yields;
+  u32 start, min, max;
+};
+constexpr ActiveWait kSpin = {"spin", false, 1024, 64, 1u << 14};  // pause instructions
+constexpr ActiveWait kYield = {"yield", true, 16, 1, 64};           // sched_yield() calls
+constexpr ActiveWait kSleep = {"sleep", false, 0, 0, 0};            // sleep at once
+constexpr const ActiveWait* kActiveWaits[] = {&kSpin, &kYield, &kSleep};
 
-u32 initial_spin_budget() { return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1024 : 0; }
+// The machine's choice, or the environment's: EXOFUSION_WAIT=spin, yield
+// or sleep (tests use it to take every path on any machine).
+int choose_active_wait(const ActiveWait** out) {
+  const char* env = getenv("EXOFUSION_WAIT");
+  if (!env || !*env) {
+    *out = sysconf(_SC_NPROCESSORS_ONLN) <= 1 ? &kYield : &kSpin;
+    return 0;
+  }
+  for (const ActiveWait* w : kActiveWaits)
+    if (strcmp(env, w->name) == 0) {
+      *out = w;
+      return 0;
+    }
+  return fail(-EINVAL, "EXOFUSION_WAIT=%s: expected spin, yield or sleep", env);
+}
 
 // The wake-up a send of this thread put off until its next wait
 // (EXO_WAKE_ON_WAIT): at most one; a second deferral issues the first.
@@ -56,7 +84,8 @@ struct exo_ring {
   exo_ring_info info{};  // validated at attach; the view reads it
   RingView view;
   Backend* backend = nullptr;
-  u32 spin_budget[EXO_WAIT_NR] = {};
+  const ActiveWait* active = &kSpin;
+  u32 active_budget[EXO_WAIT_NR] = {};
 
   ~exo_ring() {
     delete backend;
@@ -83,25 +112,30 @@ struct exo_ring {
   }
 
   int wait(u32 which, s64 timeout_ns) {
-    u32& budget = spin_budget[which];
+    u32& budget = active_budget[which];
     if (deferred.ring) {
-      // Sleeping at once on a device ring: the deferred wake-up rides on
-      // our WAIT. Else it goes first: we would spin while the peer sleeps.
-      if (budget == 0 && device && deferred.ring->device) {
+      // Waiting actively has been failing: sleep now, and the deferred
+      // wake-up rides on our WAIT. Else it goes first: the peer sleeps.
+      if (budget <= active->min && device && deferred.ring->device) {
         exo::lib::DeferredWake first = {deferred.ring->fd, deferred.which};
         deferred.ring = nullptr;
         return backend->sleep(view, which, timeout_ns, &first);
       }
       flush_deferred();
     }
-    for (u32 spins = 0; spins < budget; ++spins) {
+    const bool active_ok = timeout_ns < 0 || (timeout_ns > 0 && !active->yields);
+    for (u32 tries = 0; active_ok && tries < budget; ++tries) {
+      if (active->yields)
+        sched_yield();
+      else
+        exo::cpu_relax();
       if (view.ready(which)) {
-        budget = spins * 2 > budget ? (spins * 2 < kSpinMax ? spins * 2 : kSpinMax) : budget;
+        u32 grown = 2 * tries + 2;
+        budget = grown > budget ? (grown < active->max ? grown : active->max) : budget;
         return 0;
       }
-      exo::cpu_relax();
     }
-    if (budget > kSpinMin) budget -= budget / 8;
+    if (budget > active->min) budget -= (budget - active->min + 7) / 8;
     return backend->sleep(view, which, timeout_ns, nullptr);
   }
 
@@ -152,7 +186,9 @@ int map_ring(exo_ring* ring, const exo_ring_info& info, u64 size) {
   // Our own copy of the layout: later scribbles on the header change nothing.
   ring->info = info;
   ring->view = RingView(ring->region, ring->info);
-  for (u32& budget : ring->spin_budget) budget = initial_spin_budget();
+  err = choose_active_wait(&ring->active);
+  if (err) return err;
+  for (u32& budget : ring->active_budget) budget = ring->active->start;
   return 0;
 }
 
