@@ -66,12 +66,13 @@ class SeqRing {
   // claim_single_consume). The cells and mask are read once: the stores
   // could alias them otherwise.
   void publish_run(u64 first, u32 n) const {
-    Cell* const cells = cells_;
-    const u32 start = static_cast<u32>(first & mask_);
-    const u32 head = n < capacity() - start ? n : capacity() - start;  // before the wrap
-    const u32 seq = static_cast<u32>(first + 1);
-    for (u32 i = 0; i < head; ++i) store_release(&cells[start + i].seq, seq + i);
-    for (u32 i = head; i < n; ++i) store_release(&cells[i - head].seq, seq + i);
+    Cell* cell = &at(first);
+    Cell* const end = cells_ + capacity();
+    u32 seq = static_cast<u32>(first + 1);
+    for (u32 left = n; left; --left, ++seq) {
+      store_release(&cell->seq, seq);
+      if (++cell == end) cell = cells_;
+    }
   }
 
   // Claims up to |max| consecutive published cells; returns how many. On
