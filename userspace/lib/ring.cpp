@@ -140,6 +140,7 @@ struct exo_ring {
   }
 
   // Issues the thread's deferred wake-up, if any.
+  static bool deferring() { return deferred.ring != nullptr; }
   static void settle_deferred() {
     if (__builtin_expect(deferred.ring != nullptr, 0)) flush_deferred();
   }
@@ -401,10 +402,12 @@ __attribute__((noinline)) int send_general(exo_ring* ring, const void* data, siz
   return 0;
 }
 
-// The wake-up of a fast path that published or released: out of line, so
-// that the fast path needs no frame.
-__attribute__((noinline)) int notify_now(exo_ring* ring, u32 which, unsigned int flags) {
-  ring->notify(which, flags);
+// The end of a fast path that owes a wake-up (|which|, or EXO_WAIT_NR for
+// none) or found one of the thread's deferred: out of line, so that the
+// fast path needs no frame.
+__attribute__((noinline)) int finish_slow(exo_ring* ring, u32 which, unsigned int flags) {
+  exo_ring::settle_deferred();  // the thread's earlier one first
+  if (which < EXO_WAIT_NR) ring->notify(which, flags);
   return 0;
 }
 
@@ -504,15 +507,15 @@ int exo_ring_get_stats(exo_ring* ring, exo_ring_stats* stats) {
 
 int exo_send(exo_ring* ring, const void* data, size_t len, unsigned int flags) {
   // The fast path: SPSC with room known; anything else takes send_general().
-  exo_ring::settle_deferred();
   u64 pos = 0;
   exo_slot* slot = len <= EXO_INLINE_MAX ? ring->view.messages().claim_single_free(&pos) : nullptr;
   if (!slot) return send_general(ring, data, len, flags);
   fill_inline(*slot, data, len, 0);
   ring->view.messages().publish(pos);
   exo::prefetch_for_write(&ring->view.messages().at(pos + 1));
-  if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_DATA).need_wakeup))
-    return notify_now(ring, EXO_WAIT_DATA, flags);
+  bool wake = exo::load_relaxed(&ring->view.waiter(EXO_WAIT_DATA).need_wakeup);
+  if (__builtin_expect(wake || exo_ring::deferring(), 0))
+    return finish_slow(ring, wake ? EXO_WAIT_DATA : EXO_WAIT_NR, flags);
   return 0;
 }
 
@@ -525,7 +528,6 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   u8 type = exo::load_relaxed(&slot->type);
   u16 len = exo::load_relaxed(&slot->len);
   if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return recv_general(ring, msg, flags);
-  exo_ring::settle_deferred();  // a message came: we wait no more
   msg->type = type;
   msg->len = len;
   msg->buf = 0;
@@ -533,8 +535,9 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   memcpy(msg->inline_data, slot->data, EXO_INLINE_MAX);  // see read_slot
   msg->data = msg->inline_data;
   ring->view.messages().release(pos);
-  if (exo::load_relaxed(&ring->view.waiter(EXO_WAIT_SPACE).need_wakeup))
-    return notify_now(ring, EXO_WAIT_SPACE, 0);
+  bool wake = exo::load_relaxed(&ring->view.waiter(EXO_WAIT_SPACE).need_wakeup);
+  if (__builtin_expect(wake || exo_ring::deferring(), 0))  // a message came: we wait no more
+    return finish_slow(ring, wake ? EXO_WAIT_SPACE : EXO_WAIT_NR, 0);
   return 0;
 }
 
