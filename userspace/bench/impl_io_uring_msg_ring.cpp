@@ -3,7 +3,7 @@
 // submits IORING_OP_MSG_RING, which posts a CQE with user_data = sequence
 // number on the receiver's ring: the CQE is the notification and names the
 // slot. Spin polls the CQ ring (io_uring_peek_batch_cqe, no system call);
-// Block polls it for a SpinBudget (wake.h), then sleeps in io_uring_wait_cqe.
+// Block polls it for a BlockingWait (wake.h), then sleeps in io_uring_wait_cqe.
 //
 // The rings are created by the parent before fork and inherited: Linux
 // refuses to pass io_uring fds over SCM_RIGHTS (sendmsg fails with EINVAL), so
@@ -66,10 +66,11 @@ public:
 	void submit() { check(io_uring_submit(&ring_), "io_uring_submit"); }
 
 	// Waits per mode until CQEs are there; returns up to max, still unconsumed.
-	unsigned wait_cqes(io_uring_cqe **cqes, unsigned max, WaitMode mode, SpinBudget &budget)
+	unsigned wait_cqes(io_uring_cqe **cqes, unsigned max, WaitMode mode, BlockingWait &budget)
 	{
+		bool slept = false;
 		if (mode == WaitMode::Block)
-			budget.spin_until([&] { return io_uring_cq_ready(&ring_) > 0; });
+			slept = !budget.spin_until([&] { return io_uring_cq_ready(&ring_) > 0; });
 		unsigned n;
 		while ((n = io_uring_peek_batch_cqe(&ring_, cqes, max)) == 0) {
 			if (mode == WaitMode::Spin)
@@ -77,6 +78,8 @@ public:
 			else
 				sleep_for_cqe();
 		}
+		if (slept)
+			budget.slept();
 		return n;
 	}
 
@@ -224,7 +227,7 @@ private:
 	StreamShared &shared_;
 	const Slots &slots_;
 	const WaitMode mode_;
-	SpinBudget spin_budget_;
+	BlockingWait spin_budget_;
 	uint64_t next_seq_ = 0;  // next to send, or next to receive
 };
 
@@ -292,7 +295,7 @@ private:
 	void *const tx_slot_;
 	const void *const rx_slot_;
 	const WaitMode mode_;
-	SpinBudget spin_budget_;
+	BlockingWait spin_budget_;
 	uint64_t tx_seq_ = 0, rx_seq_ = 0;
 };
 

@@ -69,7 +69,7 @@ private:
 	Bell &not_empty_;
 	Bell &not_full_;
 	const WaitMode mode_;
-	SpinBudget spin_budget_;
+	BlockingWait spin_budget_;
 };
 
 template <class Bell>

@@ -15,6 +15,7 @@
 
 #include "sys.h"
 #include "transport.h"
+#include "userspace/lib/adaptive_wait.h"
 
 namespace exobench {
 
@@ -22,36 +23,28 @@ struct alignas(64) SleepFlag {
 	std::atomic<uint32_t> sleeping{0};
 };
 
-// Spin-then-sleep for Block mode, the waiting policy of libexofusion's
-// blocking calls, so that pingpong-block compares mechanisms rather than
-// policies: spin up to `budget` PAUSEs before sleeping; a wait that ends
-// while spinning raises the budget to twice the spins it took (at most
-// kMax), one that has to sleep lowers it by 1/8 (not below kMin). No
-// spinning when the processes share a CPU: it would only delay the peer.
-class SpinBudget {
+// How a Block-mode peer waits before it sleeps: libexofusion's own policy
+// (userspace/lib/adaptive_wait.h), so that pingpong-block compares
+// mechanisms rather than policies: an adaptive active wait, spinning, or
+// yielding when the processes share a CPU (spinning would only delay the
+// peer), then sleep.
+class BlockingWait {
 public:
-	static constexpr uint32_t kInitial = 1024, kMin = 64, kMax = 1u << 14;
-
-	SpinBudget() : budget_(cpu_shared() ? 0 : kInitial) {}
-
-	// Spins until ready() or the budget is spent; returns ready().
+	BlockingWait()
+		: wait_(cpu_shared() ? exo::wait::Mode::kYield : exo::wait::Mode::kSpin)
+	{
+	}
+	// Waits actively until ready() or the budget is spent; returns ready().
 	template <class Ready>
 	bool spin_until(Ready ready)
 	{
-		for (uint32_t spins = 0; spins < budget_; spins++) {
-			if (ready()) {
-				budget_ = std::max(budget_, std::min(2 * spins, kMax));
-				return true;
-			}
-			__builtin_ia32_pause();
-		}
-		if (budget_ > kMin)
-			budget_ -= budget_ / 8;
-		return false;
+		return wait_.wait_actively(ready);
 	}
+	// The wait spin_until() started ended after a sleep.
+	void slept() { wait_.ended_asleep(); }
 
 private:
-	uint32_t budget_;
+	exo::wait::AdaptiveWait wait_;
 };
 
 // A Bell is how a waiter sleeps and a waker wakes it:
@@ -59,7 +52,7 @@ private:
 //   void sleep(SleepFlag &);  blocks until woken; may return spuriously
 //   void wake(SleepFlag &);   wakes the sleeper
 template <class Bell, class Ready>
-void wait_until(Ready ready, WaitMode mode, SleepFlag &flag, Bell &bell, SpinBudget &budget)
+void wait_until(Ready ready, WaitMode mode, SleepFlag &flag, Bell &bell, BlockingWait &budget)
 {
 	if (mode == WaitMode::Spin) {
 		while (!ready())
@@ -73,10 +66,11 @@ void wait_until(Ready ready, WaitMode mode, SleepFlag &flag, Bell &bell, SpinBud
 		std::atomic_thread_fence(std::memory_order_seq_cst);
 		if (ready()) {
 			flag.sleeping.store(0, std::memory_order_relaxed);
-			return;
+			break;
 		}
 		bell.sleep(flag);
 	}
+	budget.slept();
 }
 
 // Call after publishing work the other side may be waiting for.

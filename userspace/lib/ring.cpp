@@ -18,6 +18,7 @@
 #include "module/core/ring/ring_layout.h"
 #include "module/core/ring/ring_view.h"
 #include "userspace/include/exofusion/exofusion.h"
+#include "userspace/lib/adaptive_wait.h"
 #include "userspace/lib/backend.h"
 #include "userspace/lib/error.h"
 
@@ -30,35 +31,25 @@ namespace {
 constexpr char kDeviceDir[] = "/dev/exofusion/";
 constexpr char kControlPath[] = "/dev/exofusion/control";
 
-// Waiting actively before sleeping, within an adaptive budget that grows
-// when waits end during it and shrinks when they end asleep. With several
-// CPUs the active wait spins (pause instructions: the peer runs elsewhere);
-// with one it yields the CPU (sched_yield: the peer runs only if we step
-// aside, and a peer that yields in turn needs no wake-up, so a stream
-// moves a ring's worth of messages per switch instead of a batch).
-// A timed wait does not yield: a yield may run other tasks for a time
-// slice, which its timeout could not bound.
-struct ActiveWait {
-  const char* name;
-  bool yields;
-  u32 start, min, max;
-};
-constexpr ActiveWait kSpin = {"spin", false, 1024, 64, 1u << 14};  // pause instructions
-constexpr ActiveWait kYield = {"yield", true, 16, 1, 64};           // sched_yield() calls
-constexpr ActiveWait kSleep = {"sleep", false, 0, 0, 0};            // sleep at once
-constexpr const ActiveWait* kActiveWaits[] = {&kSpin, &kYield, &kSleep};
+using exo::wait::AdaptiveWait;
+using WaitMode = exo::wait::Mode;
 
-// The machine's choice, or the environment's: EXOFUSION_WAIT=spin, yield
-// or sleep (tests use it to take every path on any machine).
-int choose_active_wait(const ActiveWait** out) {
+// How blocked calls wait before they sleep (adaptive_wait.h): the machine's
+// choice (spin with several CPUs, yield with one), or the environment's,
+// EXOFUSION_WAIT=spin, yield or sleep (tests use it to take every path).
+int choose_wait_mode(WaitMode* out) {
   const char* env = getenv("EXOFUSION_WAIT");
+  static const struct {
+    const char* name;
+    WaitMode mode;
+  } kModes[] = {{"spin", WaitMode::kSpin}, {"yield", WaitMode::kYield}, {"sleep", WaitMode::kSleep}};
   if (!env || !*env) {
-    *out = sysconf(_SC_NPROCESSORS_ONLN) <= 1 ? &kYield : &kSpin;
+    *out = sysconf(_SC_NPROCESSORS_ONLN) <= 1 ? WaitMode::kYield : WaitMode::kSpin;
     return 0;
   }
-  for (const ActiveWait* w : kActiveWaits)
-    if (strcmp(env, w->name) == 0) {
-      *out = w;
+  for (const auto& m : kModes)
+    if (strcmp(env, m.name) == 0) {
+      *out = m.mode;
       return 0;
     }
   return fail(-EINVAL, "EXOFUSION_WAIT=%s: expected spin, yield or sleep", env);
@@ -84,8 +75,7 @@ struct exo_ring {
   exo_ring_info info{};  // validated at attach; the view reads it
   RingView view;
   Backend* backend = nullptr;
-  const ActiveWait* active = &kSpin;
-  u32 active_budget[EXO_WAIT_NR] = {};
+  AdaptiveWait waits[EXO_WAIT_NR];  // a blocked call's active wait, per kind
 
   ~exo_ring() {
     delete backend;
@@ -112,31 +102,24 @@ struct exo_ring {
   }
 
   int wait(u32 which, s64 timeout_ns) {
-    u32& budget = active_budget[which];
+    AdaptiveWait& waiting = waits[which];
     if (deferred.ring) {
       // Waiting actively has been failing: sleep now, and the deferred
       // wake-up rides on our WAIT. Else it goes first: the peer sleeps.
-      if (budget <= active->min && device && deferred.ring->device) {
+      if (waiting.at_minimum() && device && deferred.ring->device) {
         exo::lib::DeferredWake first = {deferred.ring->fd, deferred.which};
         deferred.ring = nullptr;
         return backend->sleep(view, which, timeout_ns, &first);
       }
       flush_deferred();
     }
-    const bool active_ok = timeout_ns < 0 || (timeout_ns > 0 && !active->yields);
-    for (u32 tries = 0; active_ok && tries < budget; ++tries) {
-      if (active->yields)
-        sched_yield();
-      else
-        exo::cpu_relax();
-      if (view.ready(which)) {
-        u32 grown = 2 * tries + 2;
-        budget = grown > budget ? (grown < active->max ? grown : active->max) : budget;
-        return 0;
-      }
-    }
-    if (budget > active->min) budget -= (budget - active->min + 7) / 8;
-    return backend->sleep(view, which, timeout_ns, nullptr);
+    // A timed wait does not yield: a yield may run other tasks for a time
+    // slice, which its timeout could not bound.
+    bool active = timeout_ns < 0 || (timeout_ns > 0 && waiting.mode() == WaitMode::kSpin);
+    if (active && waiting.wait_actively([&] { return view.ready(which); })) return 0;
+    int err = backend->sleep(view, which, timeout_ns, nullptr);
+    if (active && !err) waiting.ended_asleep();
+    return err;
   }
 
   // Issues the thread's deferred wake-up, if any.
@@ -187,9 +170,10 @@ int map_ring(exo_ring* ring, const exo_ring_info& info, u64 size) {
   // Our own copy of the layout: later scribbles on the header change nothing.
   ring->info = info;
   ring->view = RingView(ring->region, ring->info);
-  err = choose_active_wait(&ring->active);
+  WaitMode mode = WaitMode::kSpin;
+  err = choose_wait_mode(&mode);
   if (err) return err;
-  for (u32& budget : ring->active_budget) budget = ring->active->start;
+  for (AdaptiveWait& w : ring->waits) w = AdaptiveWait(mode);
   return 0;
 }
 
