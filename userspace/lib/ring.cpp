@@ -386,6 +386,14 @@ __attribute__((noinline)) int send_general(exo_ring* ring, const void* data, siz
   return 0;
 }
 
+// A non-blocking exo_recv that found the SPSC ring empty: its poll, as
+// cheap as the fast path's miss (the general claim would find the same).
+__attribute__((noinline)) int recv_empty(exo_ring* ring) {
+  ring->bump(&ring->view.header()->cons.stalls);
+  exo_ring::settle_deferred();
+  return -EAGAIN;
+}
+
 // The end of a fast path that owes a wake-up (|which|, or EXO_WAIT_NR for
 // none) or found one of the thread's deferred: out of line, so that the
 // fast path needs no frame.
@@ -507,8 +515,9 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   // The fast path: SPSC, a message waiting, and it is inline. No call and
   // no frame on it; anything else takes recv_general().
   u64 pos = 0;
-  const exo_slot* slot = ring->view.messages().claim_single_next(&pos);
-  if (!slot) return recv_general(ring, msg, flags);
+  bool empty;
+  const exo_slot* slot = ring->view.messages().claim_single_next(&pos, &empty);
+  if (!slot) return empty && (flags & EXO_NONBLOCK) ? recv_empty(ring) : recv_general(ring, msg, flags);
   u8 type = exo::load_relaxed(&slot->type);
   u16 len = exo::load_relaxed(&slot->len);
   if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return recv_general(ring, msg, flags);

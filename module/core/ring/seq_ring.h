@@ -113,12 +113,19 @@ class SeqRing {
     return &at(p);
   }
   // The consumer's next cell if it is published (claimed thereby: SPSC's
-  // one consumer moves only at release).
-  Cell* claim_single_next(u64* pos) const {
+  // one consumer moves only at release); else null, and |empty| says
+  // whether the cell is one an honest producer has yet to fill (a lap
+  // behind at most), so that a non-blocking poll can stop there.
+  Cell* claim_single_next(u64* pos, bool* empty) const {
+    *empty = false;
     if (multi_) return nullptr;
     u64 p = load_relaxed(&cons_->pos);
     Cell* cell = &at(p);
-    if (seq_diff(load_acquire(&cell->seq), p + 1) != 0) return nullptr;
+    s32 diff = seq_diff(load_acquire(&cell->seq), p + 1);
+    if (diff != 0) {
+      *empty = diff < 0 && -static_cast<s64>(diff) <= capacity();
+      return nullptr;
+    }
     *pos = p;
     return cell;
   }
