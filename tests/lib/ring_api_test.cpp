@@ -773,6 +773,18 @@ std::vector<Corruption> producer_corruptions() {
   };
 }
 
+// Each call, non-blocking and blocking (in a guarded child), must give
+// EBADMSG and say the ring is corrupted.
+void expect_corruption_seen_by(exo_ring* ring, const std::vector<Call>& calls) {
+  for (const Call& call : calls) {
+    SCOPED_TRACE(call.what);
+    EXPECT_EQ(call.run(ring, EXO_NONBLOCK), -EBADMSG);
+    EXPECT_NE(strstr(exo_last_error(), "corrupted"), nullptr) << exo_last_error();
+    int rc = guarded([&] { return call.run(ring, 0); });
+    EXPECT_EQ(rc, -EBADMSG) << "blocking: " << describe(rc);
+  }
+}
+
 // The bug this catches: a claim that takes a corrupted ring for an empty or
 // full one: EAGAIN, or a blocking call that waits for ever for a state no
 // party will produce.
@@ -784,13 +796,7 @@ TEST_P(RingApi, CorruptedConsumerSideIsEbadmsgForEveryReceiveBlockingOrNot) {
     ASSERT_NO_FATAL_FAILURE(send("m1"));
     const std::vector<uint64_t> honest = shared_state();
     c.apply(peer_, peer_slots_);
-    for (const Call& call : receive_calls()) {
-      SCOPED_TRACE(call.what);
-      EXPECT_EQ(call.run(ring_, EXO_NONBLOCK), -EBADMSG);
-      EXPECT_NE(strstr(exo_last_error(), "corrupted"), nullptr) << exo_last_error();
-      int rc = guarded([&] { return call.run(ring_, 0); });
-      EXPECT_EQ(rc, -EBADMSG) << "blocking: " << describe(rc);
-    }
+    expect_corruption_seen_by(ring_, receive_calls());
     // Put right, the ring works again.
     store(&peer_->cons.pos, honest[1]);
     store_seq(0, 1);
@@ -807,13 +813,7 @@ TEST_P(RingApi, CorruptedProducerPositionIsEbadmsgForEverySendBlockingOrNot) {
     ASSERT_NO_FATAL_FAILURE(send("m1"));
     const std::vector<uint64_t> honest = shared_state();
     c.apply(peer_, peer_slots_);
-    for (const Call& call : send_calls()) {
-      SCOPED_TRACE(call.what);
-      EXPECT_EQ(call.run(ring_, EXO_NONBLOCK), -EBADMSG);
-      EXPECT_NE(strstr(exo_last_error(), "corrupted"), nullptr) << exo_last_error();
-      int rc = guarded([&] { return call.run(ring_, 0); });
-      EXPECT_EQ(rc, -EBADMSG) << "blocking: " << describe(rc);
-    }
+    expect_corruption_seen_by(ring_, send_calls());
     store(&peer_->prod.pos, honest[0]);
     ASSERT_NO_FATAL_FAILURE(send("m2"));
     ASSERT_NO_FATAL_FAILURE(expect_recv("m0"));
