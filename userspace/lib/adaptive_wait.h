@@ -54,7 +54,6 @@ class BasicAdaptiveWait {
   bool at_minimum() const { return budget_ <= limits_.min; }
 
   // Waits actively until ready() or the budget is spent; whether ready.
-  // Starts the clock of ended_asleep().
   template <class Ready>
   bool wait_actively(Ready&& ready) {
     if (mode_ == Mode::kSpin) {
@@ -74,7 +73,6 @@ class BasicAdaptiveWait {
       return false;
     }
     if (ready()) return true;
-    start_ns_ = now_ns();
     for (uint32_t tries = 0; mode_ == Mode::kYield && tries < budget_; ++tries) {
       sched_yield();
       if (ready()) return grew(2 * tries + 2);
@@ -82,10 +80,11 @@ class BasicAdaptiveWait {
     return false;
   }
 
-  // The wait that wait_actively() started ended after a sleep.
+  // The wait that wait_actively() started ended after a sleep. Only a
+  // spin's budget is a time; yields are counted, so they read no clock.
   void ended_asleep() {
-    uint64_t total = now_ns() - start_ns_;
-    if (mode_ == Mode::kSpin && total <= limits_.max) {
+    uint64_t total = mode_ == Mode::kSpin ? now_ns() - start_ns_ : UINT64_MAX;
+    if (total <= limits_.max) {
       grew(2 * total);
       return;
     }
