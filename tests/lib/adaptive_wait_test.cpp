@@ -70,9 +70,10 @@ TEST_F(AdaptiveWaitTest, AConditionAlreadyTrueCostsNoYieldNorPause) {
 
 TEST_F(AdaptiveWaitTest, AWaitThatEndsSpinningRaisesTheBudgetToTwiceItsLength) {
   Wait w(Mode::kSpin);
-  FakeClock::tick = 4000;  // 4 us a read: the message comes after ~3 reads
-  ASSERT_TRUE(wait_that_spins(w, 3));
-  EXPECT_GE(w.budget(), 2 * 3 * 4000u);
+  FakeClock::tick = 2000;  // 2 us a clock read, one read per 16 pauses
+  ASSERT_TRUE(wait_that_spins(w, 4));  // 3 reads after the clock started: 6 us
+  EXPECT_GE(w.budget(), 2 * 3 * 2000u);
+  EXPECT_GT(w.budget(), kSpin.start);
   EXPECT_LE(w.budget(), kSpin.max);
 }
 

@@ -54,25 +54,27 @@ class BasicAdaptiveWait {
   bool at_minimum() const { return budget_ <= limits_.min; }
 
   // Waits actively until ready() or the budget is spent; whether ready.
+  // |checked|: the caller just found it false (no check before the first
+  // pause or yield then).
   template <class Ready>
-  bool wait_actively(Ready&& ready) {
+  bool wait_actively(Ready&& ready, bool checked = false) {
+    if (!checked && ready()) return true;
     if (mode_ == Mode::kSpin) {
       // The first pauses run before the clock is read: most waits that a
       // spin ends, end there, and pay no clock read.
       for (int i = 0; i < kPausesPerClockRead; ++i) {
-        if (ready()) return true;
         pause();
+        if (ready()) return true;
       }
       start_ns_ = now_ns();
       for (uint64_t spent = 0; spent < budget_; spent = now_ns() - start_ns_) {
         for (int i = 0; i < kPausesPerClockRead; ++i) {
-          if (ready()) return grew(2 * (now_ns() - start_ns_));
           pause();
+          if (ready()) return grew(2 * (now_ns() - start_ns_));
         }
       }
       return false;
     }
-    if (ready()) return true;
     for (uint32_t tries = 0; mode_ == Mode::kYield && tries < budget_; ++tries) {
       sched_yield();
       if (ready()) return grew(2 * tries + 2);

@@ -116,10 +116,19 @@ struct exo_ring {
     // A timed wait does not yield: a yield may run other tasks for a time
     // slice, which its timeout could not bound.
     bool active = timeout_ns < 0 || (timeout_ns > 0 && waiting.mode() == WaitMode::kSpin);
-    if (active && waiting.wait_actively([&] { return view.ready(which); })) return 0;
+    // Our caller's claim just failed: no check before the first pause or yield.
+    if (active && waiting.wait_actively([&] { return ready(which); }, true)) return 0;
     int err = backend->sleep(view, which, timeout_ns, nullptr);
     if (active && !err) waiting.ended_asleep();
     return err;
+  }
+
+  // Whether a waiter of |which| could progress: the messages' kinds
+  // inline (a blocked call's active wait asks this on every turn).
+  bool ready(u32 which) {
+    if (which == EXO_WAIT_DATA) return view.messages().can_consume();
+    if (which == EXO_WAIT_SPACE) return view.messages().can_produce();
+    return view.ready(which);
   }
 
   // Issues the thread's deferred wake-up, if any.
@@ -709,7 +718,7 @@ int exo_ring_wait(exo_ring* ring, unsigned int which, int64_t timeout_ns) {
   if (which >= EXO_WAIT_NR) return fail(-EINVAL, "wait kind %u: expected 0..%d", which, EXO_WAIT_NR - 1);
   if (which == EXO_WAIT_BUFFER && !ring->view.has_pool())
     return fail(-EINVAL, "ring has no zero-copy buffer pool to wait for");
-  if (ring->view.ready(which)) {
+  if (ring->ready(which)) {
     exo_ring::settle_deferred();
     return 0;
   }
