@@ -131,7 +131,7 @@ struct exo_ring {
     return view.ready(which);
   }
 
-  // Issues the thread's deferred wake-up, if any.
+  // Whether this thread has a wake-up deferred; settle_deferred() issues it.
   static bool deferring() { return deferred.ring != nullptr; }
   static void settle_deferred() {
     if (__builtin_expect(deferred.ring != nullptr, 0)) flush_deferred();
