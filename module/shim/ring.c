@@ -320,12 +320,6 @@ static long exo_timeout_jiffies(s64 timeout_ns)
 	return min_t(u64, j, MAX_SCHEDULE_TIMEOUT - 1);
 }
 
-/*
- * A wait without a timeout restarts after a signal handler installed with
- * SA_RESTART; a timed one does not (restarting would start its full
- * timeout anew), as ppoll(2): -EINTR after a handler, a transparent
- * restart when no handler ran (a stop and continue).
- */
 static bool exo_wait_valid(struct exo_ring *ring, const struct exo_wait_req *w)
 {
 	if (w->which >= EXO_WAIT_NR || w->flags)
@@ -333,6 +327,12 @@ static bool exo_wait_valid(struct exo_ring *ring, const struct exo_wait_req *w)
 	return w->which != EXO_WAIT_BUFFER || ring->info.buf_count;
 }
 
+/*
+ * A wait without a timeout restarts after a signal handler installed with
+ * SA_RESTART; a timed one does not (restarting would start its full
+ * timeout anew), as ppoll(2): -EINTR after a handler, a transparent
+ * restart when no handler ran (a stop and continue).
+ */
 static long exo_wait(struct exo_ring *ring, const struct exo_wait_req *w)
 {
 	long ret;
