@@ -67,6 +67,8 @@ class Ring {
   }
   int release(const exo_slots& run) { return exo_recv_release(ring_, &run); }
   int wait(unsigned which, int64_t timeout_ns = -1) { return exo_ring_wait(ring_, which, timeout_ns); }
+  // The wake-up a send with EXO_WAKE_ON_WAIT put off, issued now (per thread).
+  static void flush_wakeups() { exo_flush_wakeups(); }
 
   exo_ring* get() const { return ring_; }
   int fd() const { return exo_ring_fd(ring_); }
