@@ -94,12 +94,6 @@ struct exo_ring {
       exo::store_relaxed(counter, exo::load_relaxed(counter) + 1);
   }
 
-  // After publishing: a syscall only if someone sleeps. The compiler
-  // barrier suffices; sleepers issue the cross-CPU barrier (see backend.h).
-  void notify(u32 which) {
-    exo::compiler_barrier();
-    if (exo::load_relaxed(&view.waiter(which).need_wakeup)) backend->wake(view, which);
-  }
 
   int wait(u32 which, s64 timeout_ns) {
     AdaptiveWait& waiting = waits[which];
@@ -117,18 +111,10 @@ struct exo_ring {
     // slice, which its timeout could not bound.
     bool active = timeout_ns < 0 || (timeout_ns > 0 && waiting.mode() == WaitMode::kSpin);
     // Our caller's claim just failed: no check before the first pause or yield.
-    if (active && waiting.wait_actively([&] { return ready(which); }, true)) return 0;
+    if (active && waiting.wait_actively([&] { return view.ready(which); }, true)) return 0;
     int err = backend->sleep(view, which, timeout_ns, nullptr);
     if (active && !err) waiting.ended_asleep();
     return err;
-  }
-
-  // Whether a waiter of |which| could progress: the messages' kinds
-  // inline (a blocked call's active wait asks this on every turn).
-  bool ready(u32 which) {
-    if (which == EXO_WAIT_DATA) return view.messages().can_consume();
-    if (which == EXO_WAIT_SPACE) return view.messages().can_produce();
-    return view.ready(which);
   }
 
   // Whether this thread has a wake-up deferred; settle_deferred() issues it.
@@ -142,9 +128,11 @@ struct exo_ring {
     ring->notify(deferred.which);
   }
 
-  // A send's notify(): the wake-up it owes, if any, now or, when |flags|
-  // allow on a device ring, at the thread's next wait.
-  void notify(u32 which, unsigned int flags) {
+  // After publishing or releasing: a syscall only if someone sleeps. The
+  // compiler barrier suffices; sleepers issue the cross-CPU barrier (see
+  // backend.h). A send's |flags| may defer the wake-up of a device ring's
+  // sleeper to the thread's next wait (EXO_WAKE_ON_WAIT).
+  void notify(u32 which, unsigned int flags = 0) {
     exo::compiler_barrier();
     if (!exo::load_relaxed(&view.waiter(which).need_wakeup)) return;
     if (!(flags & EXO_WAKE_ON_WAIT) || !device) return backend->wake(view, which);
@@ -328,21 +316,28 @@ __attribute__((always_inline)) inline int claim_slots(exo_ring* ring, u32 max, u
   }
 }
 
-// Points |msg| at a claimed slot's message in place: its inline data, or
-// its zero-copy range of the pool. Each field of the shared slot is read
-// once. 0, or -EBADMSG for a malformed slot.
-__attribute__((always_inline)) inline int view_slot(exo_ring* ring, const exo_slot& slot,
-                                                    exo_msg* msg, const char* call) {
+// Points |msg| at a claimed slot's well-formed inline message in place;
+// false, |msg| untouched, for any other slot. Each field is read once.
+__attribute__((always_inline)) inline bool view_inline(const exo_slot& slot, exo_msg* msg) {
+  u8 type = exo::load_relaxed(&slot.type);
+  u16 len = exo::load_relaxed(&slot.len);
+  if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return false;
+  msg->type = type;
+  msg->len = len;
+  msg->buf = 0;
+  msg->flags = exo::load_relaxed(&slot.flags);
+  msg->data = slot.data;
+  return true;
+}
+
+// Points |msg| at a claimed slot that is not an inline message: a zero-copy
+// one, at its range of the pool (each field read once); else -EBADMSG.
+inline int view_zerocopy(exo_ring* ring, const exo_slot& slot, exo_msg* msg, const char* call) {
   u8 type = exo::load_relaxed(&slot.type);
   u16 len = exo::load_relaxed(&slot.len);
   msg->type = type;
   msg->flags = exo::load_relaxed(&slot.flags);
   msg->buf = 0;
-  if (type == EXO_MSG_INLINE && len <= EXO_INLINE_MAX) {
-    msg->len = len;
-    msg->data = slot.data;
-    return 0;
-  }
   if (type == EXO_MSG_ZEROCOPY) {
     exo_zc_desc desc;
     memcpy(&desc, slot.data, sizeof(desc));
@@ -354,16 +349,26 @@ __attribute__((always_inline)) inline int view_slot(exo_ring* ring, const exo_sl
   return fail(-EBADMSG, "%s: malformed message (type %u, len %u)", call, type, len);
 }
 
-// Reads a claimed slot into |msg|, copying an inline message out of the
-// ring (its slot is released next). The copy is the whole slot's payload,
-// a fixed size (vector moves, no call): bytes past len are the slot's own.
-__attribute__((always_inline)) inline int read_slot(exo_ring* ring, const exo_slot& slot,
-                                                    exo_msg* msg, const char* call) {
-  int err = view_slot(ring, slot, msg, call);
-  if (err || msg->type != EXO_MSG_INLINE) return err;
+// Points |msg| at a claimed slot's message in place: its inline data, or
+// its zero-copy range of the pool. 0, or -EBADMSG for a malformed slot.
+inline int view_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg, const char* call) {
+  return view_inline(slot, msg) ? 0 : view_zerocopy(ring, slot, msg, call);
+}
+
+// As view_inline, but the message is copied out (its slot is released
+// next). The copy is the whole slot's payload, a fixed size (vector moves,
+// no call): bytes past len are the slot's own.
+__attribute__((always_inline)) inline bool copy_inline(const exo_slot& slot, exo_msg* msg) {
+  if (!view_inline(slot, msg)) return false;
   memcpy(msg->inline_data, slot.data, EXO_INLINE_MAX);
   msg->data = msg->inline_data;
-  return 0;
+  return true;
+}
+
+// Reads a claimed slot into |msg|: an inline message copied out, a
+// zero-copy one pointed at in the pool. 0, or -EBADMSG for a malformed slot.
+inline int read_slot(exo_ring* ring, const exo_slot& slot, exo_msg* msg, const char* call) {
+  return copy_inline(slot, msg) ? 0 : view_zerocopy(ring, slot, msg, call);
 }
 
 // exo_recv for every case but its fast path's: MPMC, an empty ring, a
@@ -409,6 +414,67 @@ __attribute__((noinline)) int recv_empty(exo_ring* ring) {
 __attribute__((noinline)) int finish_slow(exo_ring* ring, u32 which, unsigned int flags) {
   exo_ring::settle_deferred();  // the thread's earlier one first
   if (which < EXO_WAIT_NR) ring->notify(which, flags);
+  return 0;
+}
+
+// A run handed back by the caller must be one this ring lent: its shape
+// (the slots of its positions, not past the array's end).
+__attribute__((always_inline)) inline int check_run(exo_ring* ring, const exo_slots* run,
+                                                    const char* call) {
+  auto& slots = ring->view.messages();
+  const u32 to_end = slots.capacity() - static_cast<u32>(run->first & (slots.capacity() - 1));
+  if (run->slots != &slots.at(run->first) || !run->count || run->count > to_end)
+    return fail(-EINVAL, "%s: run (count %u) was not lent by this ring", call, run->count);
+  return 0;
+}
+
+// And one still out: reserved and not committed, or borrowed and not
+// released (a run handed back twice, or shifted by a lap, changes nothing).
+__attribute__((always_inline)) inline int check_run_out(exo_ring* ring, const exo_slots* run,
+                                                        bool reserved, const char* call) {
+  int err = check_run(ring, run, call);
+  if (err) return err;
+  auto& slots = ring->view.messages();
+  if (reserved ? slots.producer_owns(run->first, run->count)
+               : slots.consumer_owns(run->first, run->count))
+    return 0;
+  return fail(-EINVAL, "%s: run at position %llu (count %u) is not %s", call,
+              static_cast<unsigned long long>(run->first), run->count,
+              reserved ? "reserved and uncommitted" : "borrowed and unreleased");
+}
+
+// exo_reserve (|kWhich| EXO_WAIT_SPACE) and exo_recv_borrow (EXO_WAIT_DATA):
+// a run of up to |max| slots that never wraps, lent to the caller.
+template <u32 kWhich>
+int lend_run(exo_ring* ring, unsigned int max, unsigned int flags, const char* call,
+             exo_slots* run) {
+  auto& slots = ring->view.messages();
+  if (!max || max > slots.capacity())
+    return fail(-EINVAL, "%s: max %u is not in [1, capacity %u]", call, max, slots.capacity());
+  u64 pos = 0;
+  int n = claim_slots<kWhich>(ring, max, flags, call, &pos, Run::kContiguous);
+  exo_ring::settle_deferred();  // no wait, or one that failed: issue it
+  if (n < 0) return n;
+  *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
+  return n;
+}
+
+// exo_commit (|kWhich| EXO_WAIT_SPACE: publishes the run) and
+// exo_recv_release (EXO_WAIT_DATA: frees it), each with at most one wake-up.
+template <u32 kWhich>
+int take_back_run(exo_ring* ring, const exo_slots* run, const char* call) {
+  constexpr bool kReserved = kWhich == EXO_WAIT_SPACE;
+  exo_ring::settle_deferred();
+  int err = check_run_out(ring, run, kReserved, call);
+  if (err) return err;
+  auto& slots = ring->view.messages();
+  exo_ring_header* h = ring->view.header();
+  if (kReserved)
+    slots.publish_run(run->first, run->count);
+  else
+    slots.release_run(run->first, run->count);
+  ring->bump(kReserved ? &h->prod.batches : &h->cons.batches);
+  ring->notify(kReserved ? EXO_WAIT_DATA : EXO_WAIT_SPACE);
   return 0;
 }
 
@@ -527,15 +593,7 @@ int exo_recv(exo_ring* ring, exo_msg* msg, unsigned int flags) {
   bool empty;
   const exo_slot* slot = ring->view.messages().claim_single_next(&pos, &empty);
   if (!slot) return empty && (flags & EXO_NONBLOCK) ? recv_empty(ring) : recv_general(ring, msg, flags);
-  u8 type = exo::load_relaxed(&slot->type);
-  u16 len = exo::load_relaxed(&slot->len);
-  if (type != EXO_MSG_INLINE || len > EXO_INLINE_MAX) return recv_general(ring, msg, flags);
-  msg->type = type;
-  msg->len = len;
-  msg->buf = 0;
-  msg->flags = exo::load_relaxed(&slot->flags);
-  memcpy(msg->inline_data, slot->data, EXO_INLINE_MAX);  // see read_slot
-  msg->data = msg->inline_data;
+  if (!copy_inline(*slot, msg)) return recv_general(ring, msg, flags);
   ring->view.messages().release(pos);
   bool wake = exo::load_relaxed(&ring->view.waiter(EXO_WAIT_SPACE).need_wakeup);
   if (__builtin_expect(wake || exo_ring::deferring(), 0))  // a message came: we wait no more
@@ -596,65 +654,15 @@ int exo_recv_batch(exo_ring* ring, exo_msg* msgs, unsigned int max, unsigned int
 }
 
 int exo_reserve(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots* run) {
-  exo_ring::settle_deferred();
-  auto& slots = ring->view.messages();
-  if (!max || max > slots.capacity())
-    return fail(-EINVAL, "exo_reserve: max %u is not in [1, capacity %u]", max, slots.capacity());
-  u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_SPACE>(ring, max, flags, "exo_reserve", &pos, Run::kContiguous);
-  if (n < 0) return n;
-  *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
-  return n;
-}
-
-// A run handed back by the caller must be one this ring lent: its shape
-// (the slots of its positions, not past the array's end).
-__attribute__((always_inline)) static inline int check_run(exo_ring* ring, const exo_slots* run,
-                                                           const char* call) {
-  auto& slots = ring->view.messages();
-  const u32 to_end = slots.capacity() - static_cast<u32>(run->first & (slots.capacity() - 1));
-  if (run->slots != &slots.at(run->first) || !run->count || run->count > to_end)
-    return fail(-EINVAL, "%s: run (count %u) was not lent by this ring", call, run->count);
-  return 0;
-}
-
-// And one still out: reserved and not committed, or borrowed and not
-// released (a run handed back twice, or shifted by a lap, changes nothing).
-__attribute__((always_inline)) static inline int check_run_out(exo_ring* ring, const exo_slots* run,
-                                                               bool reserved, const char* call) {
-  int err = check_run(ring, run, call);
-  if (err) return err;
-  auto& slots = ring->view.messages();
-  if (reserved ? slots.producer_owns(run->first, run->count)
-               : slots.consumer_owns(run->first, run->count))
-    return 0;
-  return fail(-EINVAL, "%s: run at position %llu (count %u) is not %s", call,
-              static_cast<unsigned long long>(run->first), run->count,
-              reserved ? "reserved and uncommitted" : "borrowed and unreleased");
+  return lend_run<EXO_WAIT_SPACE>(ring, max, flags, "exo_reserve", run);
 }
 
 int exo_commit(exo_ring* ring, const exo_slots* run) {
-  exo_ring::settle_deferred();
-  int err = check_run_out(ring, run, true, "exo_commit");
-  if (err) return err;
-  auto& slots = ring->view.messages();
-  slots.publish_run(run->first, run->count);
-  ring->bump(&ring->view.header()->prod.batches);
-  ring->notify(EXO_WAIT_DATA);
-  return 0;
+  return take_back_run<EXO_WAIT_SPACE>(ring, run, "exo_commit");
 }
 
 int exo_recv_borrow(exo_ring* ring, unsigned int max, unsigned int flags, exo_slots* run) {
-  auto& slots = ring->view.messages();
-  if (!max || max > slots.capacity())
-    return fail(-EINVAL, "exo_recv_borrow: max %u is not in [1, capacity %u]", max,
-                slots.capacity());
-  u64 pos = 0;
-  int n = claim_slots<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", &pos, Run::kContiguous);
-  exo_ring::settle_deferred();
-  if (n < 0) return n;
-  *run = exo_slots{&slots.at(pos), pos, static_cast<u32>(n), 0};
-  return n;
+  return lend_run<EXO_WAIT_DATA>(ring, max, flags, "exo_recv_borrow", run);
 }
 
 int exo_slots_msg(exo_ring* ring, const exo_slots* run, uint32_t i, exo_msg* msg) {
@@ -665,13 +673,7 @@ int exo_slots_msg(exo_ring* ring, const exo_slots* run, uint32_t i, exo_msg* msg
 }
 
 int exo_recv_release(exo_ring* ring, const exo_slots* run) {
-  exo_ring::settle_deferred();
-  int err = check_run_out(ring, run, false, "exo_recv_release");
-  if (err) return err;
-  ring->view.messages().release_run(run->first, run->count);
-  ring->bump(&ring->view.header()->cons.batches);
-  ring->notify(EXO_WAIT_SPACE);
-  return 0;
+  return take_back_run<EXO_WAIT_DATA>(ring, run, "exo_recv_release");
 }
 
 int exo_zc_reserve(exo_ring* ring, uint32_t* buf, void** data, unsigned int flags) {
@@ -718,7 +720,7 @@ int exo_ring_wait(exo_ring* ring, unsigned int which, int64_t timeout_ns) {
   if (which >= EXO_WAIT_NR) return fail(-EINVAL, "wait kind %u: expected 0..%d", which, EXO_WAIT_NR - 1);
   if (which == EXO_WAIT_BUFFER && !ring->view.has_pool())
     return fail(-EINVAL, "ring has no zero-copy buffer pool to wait for");
-  if (ring->ready(which)) {
+  if (ring->view.ready(which)) {
     exo_ring::settle_deferred();
     return 0;
   }

@@ -37,19 +37,6 @@ u8* RingView::zc_payload(const exo_zc_desc& desc) const {
   return buffer(desc.buf) + desc.offset;
 }
 
-RingState RingView::state(u32 which) {
-  switch (which) {
-    case EXO_WAIT_DATA:
-      return messages_.consume_state();
-    case EXO_WAIT_SPACE:
-      return messages_.produce_state();
-    case EXO_WAIT_BUFFER:
-      return free_buffer_count() != 0 ? RingState::kReady : RingState::kBlocked;
-    default:
-      return RingState::kBlocked;
-  }
-}
-
 // A bitmap rather than a ring of indices: a ring loses a buffer when a
 // taker that claimed a cell stalls (or dies) and returns lap it; a bit is
 // never lost, and a second return of the same buffer is detected.

@@ -34,7 +34,19 @@ class RingView {
   // Whether a waiter of kind |which| (EXO_WAIT_*) can make progress now
   // (kReady), must wait (kBlocked; also for kinds that do not exist), or
   // faces a corrupted ring and must not wait (kCorrupt).
-  RingState state(u32 which);
+  // Inline: blocked callers ask it on every turn of their active wait.
+  RingState state(u32 which) {
+    switch (which) {
+      case EXO_WAIT_DATA:
+        return messages_.consume_state();
+      case EXO_WAIT_SPACE:
+        return messages_.produce_state();
+      case EXO_WAIT_BUFFER:
+        return free_buffer_count() != 0 ? RingState::kReady : RingState::kBlocked;
+      default:
+        return RingState::kBlocked;
+    }
+  }
   bool ready(u32 which) { return state(which) == RingState::kReady; }
 
   // Takes a free zero-copy buffer; false when none is free. The bitmap is

@@ -120,14 +120,13 @@ class SeqRing {
     *empty = false;
     if (multi_) return nullptr;
     u64 p = load_relaxed(&cons_->pos);
-    Cell* cell = &at(p);
-    s32 diff = seq_diff(load_acquire(&cell->seq), p + 1);
-    if (diff != 0) {
-      *empty = diff < 0 && -static_cast<s64>(diff) <= capacity();
-      return nullptr;
+    Cell* cell = &at(p);  // once: the acquire below would make it be reloaded
+    if (seq_diff(load_acquire(&cell->seq), p + 1) == 0) {
+      *pos = p;
+      return cell;
     }
-    *pos = p;
-    return cell;
+    *empty = classify(cons_, 1, &p) == RingState::kBlocked;  // the miss: why
+    return nullptr;
   }
 
   // Whether [first, first + n) is a run a producer claimed and has not
