@@ -30,6 +30,12 @@ public:
 		  send_flags_(flags_ | send_flags)
 	{
 	}
+	// A send's wake-up deferred to a wait that will not come.
+	~ExofusionEndpoint() override
+	{
+		if (send_flags_ & EXO_WAKE_ON_WAIT)
+			exo_flush_wakeups();
+	}
 
 	// The API a user who cares about the cost would pick: one message, the
 	// copying call (exo_send: one call); batches, the ring's own slots in
@@ -140,7 +146,9 @@ private:
 
 class ExofusionChannel final : public Channel {
 public:
-	explicit ExofusionChannel(const ChannelSpec &spec) : spec_(spec)
+	// |send_flags|: added to every send (a duplex channel's).
+	explicit ExofusionChannel(const ChannelSpec &spec, unsigned send_flags = 0)
+		: spec_(spec), send_flags_(send_flags)
 	{
 		static unsigned counter;
 		snprintf(name_, sizeof(name_), "exobench-%d-%u", getpid(), counter++);
@@ -161,62 +169,18 @@ public:
 			exo_ring_destroy(name_);
 	}
 
-	std::unique_ptr<Endpoint> open(Role) override
+	std::unique_ptr<Endpoint> open(Role role) override
 	{
-		return std::make_unique<ExofusionEndpoint>(ring_, spec_);
-	}
-
-	// An end for a duplex channel, whose sends are each followed by a wait.
-	std::unique_ptr<ExofusionEndpoint> open_sender_then_waiter()
-	{
-		unsigned flags = spec_.mode == WaitMode::Block ? EXO_WAKE_ON_WAIT : 0;
-		return std::make_unique<ExofusionEndpoint>(ring_, spec_, flags);
-	}
-
-	std::unique_ptr<ExofusionEndpoint> open_receiver()
-	{
-		return std::make_unique<ExofusionEndpoint>(ring_, spec_);
+		return std::make_unique<ExofusionEndpoint>(ring_, spec_,
+							   role == Role::Consumer ? 0 : send_flags_);
 	}
 
 private:
 	ChannelSpec spec_;
+	unsigned send_flags_;
 	char name_[EXO_NAME_MAX];
 	exo_ring *ring_ = nullptr;
 	bool device_ = false;
-};
-
-// Ping sends, then waits for the reply; pong waits, then replies. Each one's
-// last send (pong's) is followed by no wait: the destructor issues it.
-class ExofusionDuplexEndpoint final : public Endpoint {
-public:
-	ExofusionDuplexEndpoint(std::unique_ptr<ExofusionEndpoint> tx,
-				std::unique_ptr<ExofusionEndpoint> rx)
-		: tx_(std::move(tx)), rx_(std::move(rx))
-	{
-	}
-	~ExofusionDuplexEndpoint() override { exo_flush_wakeups(); }
-	void send(size_t count, FillFn fill) override { tx_->send(count, fill); }
-	size_t receive(size_t max, CheckFn check) override { return rx_->receive(max, check); }
-
-private:
-	std::unique_ptr<ExofusionEndpoint> tx_, rx_;
-};
-
-// Ping -> pong over forward_, pong -> ping over backward_.
-class ExofusionDuplexChannel final : public Channel {
-public:
-	explicit ExofusionDuplexChannel(const ChannelSpec &spec) : forward_(spec), backward_(spec) {}
-
-	std::unique_ptr<Endpoint> open(Role role) override
-	{
-		ExofusionChannel &tx = role == Role::Producer0 ? forward_ : backward_;
-		ExofusionChannel &rx = role == Role::Producer0 ? backward_ : forward_;
-		return std::make_unique<ExofusionDuplexEndpoint>(tx.open_sender_then_waiter(),
-								 rx.open_receiver());
-	}
-
-private:
-	ExofusionChannel forward_, backward_;
 };
 
 std::unique_ptr<Channel> create(const ChannelSpec &spec)
@@ -224,9 +188,14 @@ std::unique_ptr<Channel> create(const ChannelSpec &spec)
 	return std::make_unique<ExofusionChannel>(spec);
 }
 
+// Ping sends, then waits for the reply; pong waits, then replies: every
+// send is followed by a wait, so in Block mode each carries EXO_WAKE_ON_WAIT
+// (pong's last one is issued by its endpoint's destructor).
 std::unique_ptr<Channel> create_duplex(const ChannelSpec &spec)
 {
-	return std::make_unique<ExofusionDuplexChannel>(spec);
+	const unsigned flags = spec.mode == WaitMode::Block ? EXO_WAKE_ON_WAIT : 0;
+	return duplex_of_two(std::make_unique<ExofusionChannel>(spec, flags),
+			     std::make_unique<ExofusionChannel>(spec, flags));
 }
 
 const TransportRegistrar registrar({"exofusion", /*can_block=*/true, /*copies_per_msg=*/0, create,

@@ -69,13 +69,19 @@ const TransportInfo *find_transport(std::string_view name)
 	return nullptr;
 }
 
+std::unique_ptr<Channel> duplex_of_two(std::unique_ptr<Channel> forward,
+				       std::unique_ptr<Channel> backward)
+{
+	return std::make_unique<DuplexOfTwo>(std::move(forward), std::move(backward));
+}
+
 std::unique_ptr<Channel> create_duplex_channel(const TransportInfo &info, const ChannelSpec &spec)
 {
 	if (info.create_duplex)
 		return info.create_duplex(spec);
 	if (!info.create_one_way)
 		die("%s: no channel factory", info.name);
-	return std::make_unique<DuplexOfTwo>(info.create_one_way(spec), info.create_one_way(spec));
+	return duplex_of_two(info.create_one_way(spec), info.create_one_way(spec));
 }
 
 }  // namespace exobench

@@ -128,5 +128,10 @@ const TransportInfo *find_transport(std::string_view name);
 // A duplex channel for `info`: its own create_duplex if it has one, else two
 // one-way channels, one per direction.
 std::unique_ptr<Channel> create_duplex_channel(const TransportInfo &info, const ChannelSpec &spec);
+// A duplex channel of two one-way ones: ping -> pong over |forward|, pong ->
+// ping over |backward| (what create_duplex_channel() builds when a transport
+// has no create_duplex; one that needs its own one-way channels uses it too).
+std::unique_ptr<Channel> duplex_of_two(std::unique_ptr<Channel> forward,
+				       std::unique_ptr<Channel> backward);
 
 }  // namespace exobench
