@@ -54,6 +54,8 @@ std::string pattern(size_t len, int seed) {
 }
 
 using Param = std::tuple<exo_backend, uint32_t>;
+struct Call;        // a library call as the corruption tests run it
+struct Corruption;  // a peer's scribble on the shared state
 
 // One ring of kCapacity slots per test, and a hostile peer's view of it:
 // the ring's fd mapped a second time (peer_ and the helpers below).
@@ -179,6 +181,9 @@ class RingApi : public testing::TestWithParam<Param> {
     if (!data) return "<not inline>";
     return std::string(static_cast<const char*>(data), len);
   }
+
+  void corrupt_and_call(const Corruption& c, const std::vector<Call>& calls,
+                        std::vector<uint64_t>* honest);
 
   exo_ring* ring_ = nullptr;
   std::string name_;
@@ -773,14 +778,21 @@ std::vector<Corruption> producer_corruptions() {
   };
 }
 
-// Each call, non-blocking and blocking (in a guarded child), must give
-// EBADMSG and say the ring is corrupted.
-void expect_corruption_seen_by(exo_ring* ring, const std::vector<Call>& calls) {
+// A fresh ring holding m0 and m1 (its honest shared state in |honest|),
+// corrupted by |c|: each call, non-blocking and blocking (in a guarded
+// child), must give EBADMSG and say the ring is corrupted.
+void RingApi::corrupt_and_call(const Corruption& c, const std::vector<Call>& calls,
+                               std::vector<uint64_t>* honest) {
+  ASSERT_NO_FATAL_FAILURE(create());
+  ASSERT_NO_FATAL_FAILURE(send("m0"));
+  ASSERT_NO_FATAL_FAILURE(send("m1"));
+  *honest = shared_state();
+  c.apply(peer_, peer_slots_);
   for (const Call& call : calls) {
     SCOPED_TRACE(call.what);
-    EXPECT_EQ(call.run(ring, EXO_NONBLOCK), -EBADMSG);
+    EXPECT_EQ(call.run(ring_, EXO_NONBLOCK), -EBADMSG);
     EXPECT_NE(strstr(exo_last_error(), "corrupted"), nullptr) << exo_last_error();
-    int rc = guarded([&] { return call.run(ring, 0); });
+    int rc = guarded([&] { return call.run(ring_, 0); });
     EXPECT_EQ(rc, -EBADMSG) << "blocking: " << describe(rc);
   }
 }
@@ -791,12 +803,8 @@ void expect_corruption_seen_by(exo_ring* ring, const std::vector<Call>& calls) {
 TEST_P(RingApi, CorruptedConsumerSideIsEbadmsgForEveryReceiveBlockingOrNot) {
   for (const Corruption& c : consumer_corruptions()) {
     SCOPED_TRACE(c.what);
-    ASSERT_NO_FATAL_FAILURE(create());
-    ASSERT_NO_FATAL_FAILURE(send("m0"));
-    ASSERT_NO_FATAL_FAILURE(send("m1"));
-    const std::vector<uint64_t> honest = shared_state();
-    c.apply(peer_, peer_slots_);
-    expect_corruption_seen_by(ring_, receive_calls());
+    std::vector<uint64_t> honest;
+    ASSERT_NO_FATAL_FAILURE(corrupt_and_call(c, receive_calls(), &honest));
     // Put right, the ring works again.
     store(&peer_->cons.pos, honest[1]);
     store_seq(0, 1);
@@ -808,12 +816,8 @@ TEST_P(RingApi, CorruptedConsumerSideIsEbadmsgForEveryReceiveBlockingOrNot) {
 TEST_P(RingApi, CorruptedProducerPositionIsEbadmsgForEverySendBlockingOrNot) {
   for (const Corruption& c : producer_corruptions()) {
     SCOPED_TRACE(c.what);
-    ASSERT_NO_FATAL_FAILURE(create());
-    ASSERT_NO_FATAL_FAILURE(send("m0"));
-    ASSERT_NO_FATAL_FAILURE(send("m1"));
-    const std::vector<uint64_t> honest = shared_state();
-    c.apply(peer_, peer_slots_);
-    expect_corruption_seen_by(ring_, send_calls());
+    std::vector<uint64_t> honest;
+    ASSERT_NO_FATAL_FAILURE(corrupt_and_call(c, send_calls(), &honest));
     store(&peer_->prod.pos, honest[0]);
     ASSERT_NO_FATAL_FAILURE(send("m2"));
     ASSERT_NO_FATAL_FAILURE(expect_recv("m0"));

@@ -43,6 +43,13 @@ struct MonotonicClock {
 template <class Clock>
 class BasicAdaptiveWait {
  public:
+  struct Limits {
+    uint64_t start, min, max;
+  };
+  static constexpr int kPausesPerClockRead = 16;
+  static constexpr Limits kSpinLimits = {10000, 1000, 100000};  // 10 us, 1 us .. 100 us
+  static constexpr Limits kYieldLimits = {16, 1, 64};
+
   BasicAdaptiveWait() : BasicAdaptiveWait(Mode::kSpin) {}
   explicit BasicAdaptiveWait(Mode mode)
       : mode_(mode), limits_(limits(mode)), budget_(limits_.start) {}
@@ -94,17 +101,6 @@ class BasicAdaptiveWait {
   }
 
  private:
-  struct Limits {
-    uint64_t start, min, max;
-  };
-
- public:
-  static constexpr int kPausesPerClockRead = 16;
-  static constexpr Limits kSpinLimits = {10000, 1000, 100000};  // 10 us, 1 us .. 100 us
-  static constexpr Limits kYieldLimits = {16, 1, 64};
-
- private:
-
   static Limits limits(Mode mode) {
     switch (mode) {
       case Mode::kSpin:
