@@ -7,7 +7,10 @@ set -eu
 # (headers; exovm fetches the images), and the debug kernel built from
 # linux-source-6.1 (flex ... bc); pahole makes 6.12's module BTF. The NIC
 # tests and the nic bench suite run sockperf, iperf3, ethtool, ip and ping in
-# the guest (which sees the host's /).
+# the guest (which sees the host's /). Packaging and observability: dkms and
+# pkg-config (make dkms-install, make install and their tests), trace-cmd and
+# tmux (the tracepoint and fusionctl top tests, in the guest),
+# python3-matplotlib (make bench's plots).
 PKGS="build-essential g++ make kmod cpio gzip busybox-static
 linux-headers-amd64 linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64 pahole
 linux-source-6.1 flex bison libelf-dev libssl-dev bc
@@ -16,7 +19,8 @@ valgrind libgtest-dev
 clang libclang-rt-14-dev util-linux
 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev
 sockperf iperf3 ethtool iproute2 iputils-ping
-libboost-context-dev libboost-fiber-dev golang-go"
+libboost-context-dev libboost-fiber-dev golang-go
+dkms pkg-config trace-cmd tmux python3-matplotlib"
 
 missing=""
 for p in $PKGS; do
