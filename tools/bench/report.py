@@ -1,24 +1,35 @@
 #!/usr/bin/env python3
-"""Turns benchmark JSON lines into tables: printed, written as Markdown
-(build/bench/summary.md) and spliced into README.md between the results
-markers. Also checks the targets (ratios of medians measured in one run).
+"""Turns benchmark JSON lines into tables and plots: tables printed, written
+as Markdown (build/bench/summary.md) and spliced into README.md between the
+results markers; one plot per suite (docs/bench/<suite>.png: each impl's
+figure relative to the suite's own impl, with the spread the records carry
+as error bars), linked above that suite's tables. Also checks the targets
+(ratios of medians measured in one run).
+
+Every record is checked against the JSON line schema
+(userspace/bench/README.md, "The results file"); a bad one stops the report
+with its file, line and field.
 
 In README.md only the suites the results file holds are replaced: the
-tables and target lines of every other suite (`make bench SUITES=...` ran
-a few) are kept as they were.
+tables, plot and target lines of every other suite (`make bench SUITES=...`
+ran a few) are kept as they were, and so is its plot file.
 
-  report.py build/bench/results.jsonl     full report, summary.md, README table
+  report.py build/bench/results.jsonl     full report, summary.md, README, plots
   report.py --table -                      print a table of JSON lines from stdin
 """
 import argparse
 import collections
 import json
+import math
+import os
 import pathlib
 import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+PLOTS = ROOT / "docs" / "bench"
+SCHEMA_DOC = "userspace/bench/README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 LOWER_IS_BETTER = {"rtt_ns", "cpu_ns_per_rtt", "ns_per_op", "copies_per_msg", "insn_per_msg",
                    "insn_per_msg_producer", "insn_per_msg_consumer",
@@ -78,19 +89,130 @@ SLAB_SELF_TARGETS = [
 ]
 
 
-def load(lines):
-    """Latest figure per (suite, env, scenario, metric, impl)."""
-    figures = {}
-    for line in lines:
-        line = line.strip()
-        if not line.startswith("{"):
+class RecordError(ValueError):
+    """A results line that does not follow the schema: where, and which field."""
+
+    def __init__(self, source, lineno, field, problem):
+        self.source, self.lineno, self.field = source, lineno, field
+        where = f"field '{field}'" if field else "record"
+        super().__init__(f"{source}:{lineno}: {where}: {problem} "
+                         f"(the schema: {SCHEMA_DOC}, \"The results file\")")
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_name(v):
+    return isinstance(v, str) and v != "" and not any(c.isspace() for c in v)
+
+
+# The JSON line schema (documented in userspace/bench/README.md): field ->
+# (check, what it must be).
+FIELD_TYPES = {
+    "suite": (_is_name, "a suite name"),
+    "scenario": (_is_name, "a non-empty name without spaces"),
+    "impl": (_is_name, "a non-empty name without spaces"),
+    "env": (_is_name, "a non-empty name without spaces"),
+    "metric": (_is_name, "a non-empty name without spaces"),
+    "unit": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "value": (_is_number, "a finite number"),
+    "p50": (_is_number, "a finite number"),
+    "p99": (_is_number, "a finite number"),
+    "reps": (lambda v: _is_count(v) and v >= 1, "an integer >= 1"),
+    "msgs": (_is_count, "an integer >= 0"),
+    "ops": (_is_count, "an integer >= 0"),
+    "rounds": (lambda v: _is_count(v) and v >= 1, "an integer >= 1"),
+    "min": (_is_number, "a finite number"),
+    "p10": (_is_number, "a finite number"),
+    "p90": (_is_number, "a finite number"),
+    "max": (_is_number, "a finite number"),
+    "order": (lambda v: v == "interleaved", '"interleaved"'),
+    "counts": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_count, v)),
+               "a list of two integers >= 0"),
+}
+COMMON = ("suite", "scenario", "impl", "env", "metric", "unit", "value", "reps")
+# The interleaved host rounds of the rings suite: all of these or none.
+ROUNDS_FIELDS = ("rounds", "min", "p10", "p90", "max", "order")
+# suite -> (required besides COMMON, optional)
+SUITE_FIELDS = {
+    "rings": (("p50", "p99", "msgs"), ROUNDS_FIELDS + ("counts",)),
+    "slab": (("p50", "p99", "ops"), ()),
+    "fibers": (("p50", "p99", "ops"), ()),
+    "nic": ((), ("p50", "p99")),
+}
+
+
+def validate(r, source="<record>", lineno=0):
+    """Checks one decoded record against the schema; raises RecordError."""
+    def bad(field, problem):
+        raise RecordError(source, lineno, field, problem)
+
+    if not isinstance(r, dict):
+        bad(None, f"not a JSON object but {type(r).__name__}")
+    for field in ("suite",) + COMMON[1:]:
+        if field not in r:
+            bad(field, "missing")
+        check, what = FIELD_TYPES[field]
+        if not check(r[field]):
+            bad(field, f"must be {what}, not {json.dumps(r[field])}")
+        if field == "suite" and r["suite"] not in SUITE_FIELDS:
+            bad("suite", f"unknown suite {json.dumps(r['suite'])} "
+                         f"(known: {', '.join(sorted(SUITE_FIELDS))})")
+    required, optional = SUITE_FIELDS[r["suite"]]
+    for field in required:
+        if field not in r:
+            bad(field, f"missing (every {r['suite']} record has it)")
+    for field in sorted(r):
+        if field in COMMON:
             continue
-        r = json.loads(line)
+        if field not in required and field not in optional:
+            bad(field, f"not a field of a {r['suite']} record")
+        check, what = FIELD_TYPES[field]
+        if not check(r[field]):
+            bad(field, f"must be {what}, not {json.dumps(r[field])}")
+    present = [f for f in ROUNDS_FIELDS if f in r]
+    if present and len(present) != len(ROUNDS_FIELDS):
+        missing = [f for f in ROUNDS_FIELDS if f not in r]
+        bad(missing[0], f"missing ({', '.join(present)} come with "
+                        f"{', '.join(ROUNDS_FIELDS)})")
+    if "min" in r and not r["min"] <= r["value"] <= r["max"]:
+        bad("value", f"{r['value']:g} outside the rounds' min {r['min']:g} .. max {r['max']:g}")
+    return r
+
+
+def records(lines, source="<stdin>"):
+    """The records of JSON lines, each checked (blank lines are skipped)."""
+    out = []
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RecordError(source, lineno, None, f"not JSON ({e.msg} at column {e.colno}): "
+                                                    f"{line[:60]!r}") from None
+        out.append(validate(r, source, lineno))
+    return out
+
+
+def load(lines, source="<stdin>"):
+    """Latest figure per (suite, env, scenario, metric, impl), every record
+    checked against the schema (RecordError names the line and field)."""
+    figures = {}
+    for r in records(lines, source):
         figures[(r["suite"], r["env"], r["scenario"], r["metric"], r["impl"])] = r
         if r["env"] == "vm-icount" and r["metric"] == "msgs_per_s":
             # Guest time counts instructions: 1e9 "ns" per 1e9 instructions.
-            derived = dict(r, metric="insn_per_msg", unit="insn", value=1e9 / r["value"])
-            derived.pop("p50", None), derived.pop("p99", None)
+            derived = dict(r, metric="insn_per_msg", unit="insn", value=1e9 / r["value"],
+                           derived=True)
+            for field in ("p50", "p99") + ROUNDS_FIELDS:
+                derived.pop(field, None)
             figures[(r["suite"], r["env"], r["scenario"], "insn_per_msg", r["impl"])] = derived
     return figures
 
@@ -304,6 +426,212 @@ def check_slab_targets(figures):
     return lines
 
 
+# The plots: one per suite, each impl's figure divided by the suite's own
+# impl's (MINE) in every (env, scenario, metric) of the suite.
+DPI = 100
+FIG_WIDTH = 11.0        # inches
+ROW_HEIGHT = 0.5        # inches per (env, scenario, metric) row
+FIG_MARGINS = 1.7       # inches above and below the rows (title, axis, labels)
+LEGEND_ROW = 0.26       # inches per impl in the legend
+MARKERS = "osD^vP*Xph<>"
+
+
+def spread(r):
+    """The spread a record carries over its repetitions or rounds:
+    (low, high, kind) in the record's unit, low/high None when not recorded.
+      "range": min .. max over the rounds (the rings suite's interleaved host
+               rounds);
+      "p99":   value .. p99 over the repetitions (upper side only: the
+               records carry no minimum);
+      None:    one value only: one repetition, a derived figure, or a p99
+               that is not over repetitions (the rings suite's rtt_ns: over
+               round trips)."""
+    if "min" in r and "max" in r:
+        return r["min"], r["max"], "range"
+    if (r["reps"] > 1 and "p99" in r and not r.get("derived")
+            and not (r["suite"] == "rings" and r["metric"] == "rtt_ns")):
+        return r["value"], max(r["p99"], r["value"]), "p99"
+    return None, None, None
+
+
+def relative(r, mine):
+    """r's figure relative to mine's: {"ratio", "low", "high", "kind"}, where
+    ratio = r.value / mine.value and low/high are r's spread divided by the
+    same median of mine (None without a spread); None when mine's value is 0."""
+    if not mine["value"]:
+        return None
+    low, high, kind = spread(r)
+    m = mine["value"]
+    return {"ratio": r["value"] / m, "low": None if low is None else low / m,
+            "high": None if high is None else high / m, "kind": kind}
+
+
+def plot_rows(figures, suite):
+    """The rows of a suite's plot, sorted: [((env, scenario, metric),
+    {impl: relative(...)})], and the rows or points left out: [(what, why)]."""
+    me = MINE.get(suite, "exofusion")
+    groups = collections.defaultdict(dict)
+    for (s, env, scenario, metric, impl), r in figures.items():
+        if s == suite:
+            groups[(env, scenario, metric)][impl] = r
+    rows, left_out = [], []
+    for key, impls in sorted(groups.items()):
+        what = " ".join(key)
+        mine = impls.get(me)
+        if mine is None:
+            left_out.append((what, f"no {me} figure"))
+            continue
+        if not mine["value"]:
+            left_out.append((what, f"{me}'s figure is 0"))
+            continue
+        if len(impls) == 1:
+            left_out.append((what, f"{me} alone"))
+            continue
+        points = {}
+        for impl, r in sorted(impls.items()):
+            if r["value"] <= 0:
+                left_out.append((f"{what} {impl}", "0 on a log scale"))
+                continue
+            points[impl] = relative(r, mine)
+        rows.append((key, points))
+    return rows, left_out
+
+
+def figure_inches(rows, impls):
+    """The plot's size in inches for so many rows and impls: fixed for a
+    given data set (no tight bounding box, which would move with the text)."""
+    return FIG_WIDTH, max(FIG_MARGINS + ROW_HEIGHT * rows, FIG_MARGINS + LEGEND_ROW * impls)
+
+
+def spread_caption(rows, suite):
+    """Which rows' error bars are of which kind, in words."""
+    by_kind = collections.defaultdict(list)
+    for (env, scenario, metric), points in rows:
+        kinds = {p["kind"] for p in points.values()}
+        by_kind[kinds.pop() if len(kinds) == 1 else "mixed"].append((env, scenario, metric))
+
+    def where(keys):
+        # Whole envs where every row of the env is of this kind.
+        envs = sorted({k[0] for k in keys})
+        out = []
+        for env in envs:
+            all_rows = [k for k, _ in rows if k[0] == env]
+            mine = [k for k in keys if k[0] == env]
+            if len(mine) == len(all_rows):
+                out.append(env)
+            else:
+                metrics = sorted({k[2] for k in mine})
+                out.append(f"{env} {', '.join(metrics)}")
+        return "; ".join(out)
+
+    text = {"range": "min to max over the interleaved rounds",
+            "p99": "from the median up to the 99th percentile over the repetitions "
+                   "(upper side only: the records carry no minimum)",
+            None: "none: one value per scenario is recorded (one repetition or count, "
+                  "a derived figure, or a p99 that is over samples, not repetitions)",
+            "mixed": "depends on the impl"}
+    return "; ".join(f"{text[k]} ({where(by_kind[k])})"
+                     for k in ("range", "p99", None, "mixed") if by_kind.get(k))
+
+
+def plot_suite(figures, suite, path):
+    """Writes the suite's plot to path, deterministically (fixed size and dpi,
+    no metadata that changes, sorted order); leaves the file untouched when
+    the bytes would be the same. Returns (rows, left_out), rows [] (and no
+    file written) when nothing can be compared."""
+    rows, left_out = plot_rows(figures, suite)
+    if not rows:
+        return rows, left_out
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    me = MINE.get(suite, "exofusion")
+    impls = sorted({i for _, points in rows for i in points}, key=lambda i: (i != me, i))
+    colours = (plt.get_cmap("tab10").colors if len(impls) <= 10 else
+               plt.get_cmap("tab20").colors)
+    style = {impl: (colours[k % len(colours)], MARKERS[k % len(MARKERS)])
+             for k, impl in enumerate(impls)}
+    width, height = figure_inches(len(rows), len(impls))
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update({"font.size": 9, "svg.hashsalt": "exofusion",
+                                    "path.simplify": False})
+        fig = plt.figure(figsize=(width, height), dpi=DPI)
+        left, right, top, bottom = 3.1, 2.1, 0.75, 0.95  # inches
+        ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width,
+                           1 - (top + bottom) / height))
+        n = len(rows)
+        band = 0.8
+        lo_x, hi_x = 1.0, 1.0
+        for y, (key, points) in enumerate(rows):
+            row_y = n - 1 - y  # first row on top
+            if y % 2 == 0:
+                ax.axhspan(row_y - 0.5, row_y + 0.5, color="0.94", zorder=0, linewidth=0)
+            names = [i for i in impls if i in points]
+            for k, impl in enumerate(names):
+                p = points[impl]
+                yy = row_y + band / 2 - band * (k + 0.5) / len(names)
+                colour, marker = style[impl]
+                xerr = None
+                if p["low"] is not None:
+                    xerr = [[p["ratio"] - p["low"]], [p["high"] - p["ratio"]]]
+                    lo_x, hi_x = min(lo_x, p["low"]), max(hi_x, p["high"])
+                ax.errorbar([p["ratio"]], [yy], xerr=xerr, fmt=marker, color=colour,
+                            markersize=6 if impl == me else 5, capsize=2.5, elinewidth=1,
+                            zorder=3, markeredgecolor="black" if impl == me else colour)
+                lo_x, hi_x = min(lo_x, p["ratio"]), max(hi_x, p["ratio"])
+        ax.axvline(1.0, color="black", linestyle="--", linewidth=1, zorder=2)
+        ax.set_xscale("log")
+        ax.set_xlim(lo_x / 1.6, hi_x * 1.6)
+        # Plain numbers (0.5, 2, 100), and the minor ticks labelled too
+        # when the axis spans too little for major ones.
+        plain = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain if hi_x / lo_x < 20 else
+                                     matplotlib.ticker.NullFormatter())
+        ax.set_ylim(-0.5, n - 0.5)
+        labels = []
+        for (env, scenario, metric), _ in rows:
+            better = "\u2190 impl better" if metric in LOWER_IS_BETTER else "impl better \u2192"
+            labels.append(f"{env}  {scenario}\n{metric}  ({better})")
+        ax.set_yticks(range(n - 1, -1, -1))
+        ax.set_yticklabels(labels)
+        ax.grid(axis="x", which="major", color="0.8", linewidth=0.6, zorder=1)
+        ax.set_xlabel(f"impl's figure / {me}'s (log scale; dashed line: {me} = 1.0)")
+        ax.set_title(f"{suite}: each impl's figure relative to {me}'s, per env, scenario "
+                     f"and metric\nerror bars: the spread the records carry (see the caption)")
+        handles = [ax.errorbar([], [], fmt=style[i][1], color=style[i][0],
+                               markeredgecolor="black" if i == me else style[i][0])
+                   for i in impls]
+        fig.legend(handles, impls, loc="upper left", frameon=False,
+                   bbox_to_anchor=(1 - (right - 0.15) / width, 1 - top / height))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+        plt.close(fig)
+    data = buf.getvalue()
+    path = pathlib.Path(path)
+    if not path.exists() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return rows, left_out
+
+
+def plot_paragraph(suite, link, rows, left_out):
+    """The Markdown above a suite's tables: the image and its caption."""
+    me = MINE.get(suite, "exofusion")
+    caption = (f"*Plot ({suite}): each impl's figure divided by {me}'s in the same run (log "
+               f"scale; dashed line {me} = 1.0; each row says which side is better). Error "
+               f"bars: {spread_caption(rows, suite)}.")
+    if left_out:
+        caption += " Not plotted: " + "; ".join(f"{what} ({why})" for what, why in left_out) + "."
+    return f"![{suite}: each impl relative to {me}]({link})\n\n{caption}*"
+
+
 # A table block's heading in the results section: **scenario** (suite, env, metric, unit...
 BLOCK_HEAD = re.compile(r"^\*\*(?P<scenario>.+?)\*\* \((?P<suite>[^,]+), (?P<env>[^,]+), "
                         r"(?P<metric>[^,]+), ", re.M)
@@ -319,34 +647,54 @@ def target_suite(line):
     return "rings"
 
 
+# A plot paragraph above a suite's tables: the image, a blank line, the caption.
+PLOT_IMAGE = re.compile(r"^!\[[^\]\n]*\]\((?P<link>[^)\n]*?(?P<suite>[\w.-]+)\.png)\)$", re.M)
+PLOT_CAPTION = re.compile(r"^\*Plot \((?P<suite>[^)\n]+)\): .*\*$", re.M)
+
+
 def parse_results(section):
-    """The table blocks {(suite, env, scenario, metric): text} and target
-    lines {suite: [lines]} of a results section README.md holds."""
+    """The table blocks {(suite, env, scenario, metric): text}, target
+    lines {suite: [lines]} and plot paragraphs {suite: text} of a results
+    section README.md holds."""
     tables_part, _, targets_part = section.partition(TARGETS_HEAD)
+    images = {m["suite"]: m[0] for m in PLOT_IMAGE.finditer(tables_part)}
+    captions = {m["suite"]: m[0] for m in PLOT_CAPTION.finditer(tables_part)}
+    plots = {suite: image + (f"\n\n{captions[suite]}" if suite in captions else "")
+             for suite, image in images.items()}
+    tables_part = PLOT_CAPTION.sub("", PLOT_IMAGE.sub("", tables_part))
     blocks = {}
     heads = list(BLOCK_HEAD.finditer(tables_part))
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(tables_part)
         key = (m["suite"], m["env"], m["scenario"], m["metric"])
-        blocks[key] = "\n" + tables_part[m.start():end].strip("\n") + "\n"
         # As table_blocks() writes them: a blank line, the heading, a blank
         # line, the table.
-        blocks[key] = blocks[key].rstrip("\n")
+        blocks[key] = ("\n" + tables_part[m.start():end].strip("\n") + "\n").rstrip("\n")
     targets = collections.defaultdict(list)
     for line in targets_part.splitlines():
         if line.startswith("- "):
             targets[target_suite(line)].append(line)
-    return blocks, targets
+    return blocks, targets, plots
 
 
-def merged_markdown(figures, old_section):
-    """The results section: this run's suites from the figures, every other
-    suite as the old section had it."""
+def merged_markdown(figures, old_section, plots=None):
+    """The results section: this run's suites from the figures (with their
+    plot paragraphs, {suite: text}, above their tables), every other suite
+    as the old section had it."""
     present = {k[0] for k in figures}
-    old_blocks, old_targets = parse_results(old_section)
+    old_blocks, old_targets, old_plots = parse_results(old_section)
     blocks = {k: v for k, v in old_blocks.items() if k[0] not in present}
     blocks.update(table_blocks(figures))
-    body = "\n".join(blocks[k] for k in sorted(blocks))
+    paragraphs = {s: t for s, t in old_plots.items() if s not in present}
+    paragraphs.update(plots or {})
+    parts, suite = [], None
+    for k in sorted(blocks):
+        if k[0] != suite:
+            suite = k[0]
+            if suite in paragraphs:
+                parts.append(f"\n{paragraphs[suite]}")
+        parts.append(blocks[k])
+    body = "\n".join(parts)
     new_targets = suite_targets(figures)
     lines = []
     for suite in list(SUITES) + sorted((set(new_targets) | set(old_targets)) - set(SUITES)):
@@ -354,36 +702,70 @@ def merged_markdown(figures, old_section):
     return f"{body}\n\n{TARGETS_HEAD}\n\n" + "\n".join(lines) + "\n"
 
 
-def update_readme(figures):
-    text = README.read_text()
+def update_readme(figures, readme=README, plots=None):
+    readme = pathlib.Path(readme)
+    text = readme.read_text()
     if BEGIN not in text or END not in text:
-        print(f"report: {README} has no {BEGIN} ... {END} markers; not updated", file=sys.stderr)
-        return
+        print(f"report: {readme} has no {BEGIN} ... {END} markers; not updated", file=sys.stderr)
+        return False
     head, rest = text.split(BEGIN, 1)
     old, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{merged_markdown(figures, old)}\n{END}{tail}")
+    new = f"{head}{BEGIN}\n{merged_markdown(figures, old, plots)}\n{END}{tail}"
+    if new != text:
+        readme.write_text(new)
+    return True
+
+
+def write_plots(figures, plot_dir, readme):
+    """One plot per suite the figures hold, into plot_dir/<suite>.png:
+    {suite: its Markdown paragraph, the image linked relative to readme}."""
+    paragraphs = {}
+    for suite in sorted({k[0] for k in figures}):
+        path = pathlib.Path(plot_dir) / f"{suite}.png"
+        rows, left_out = plot_suite(figures, suite, path)
+        if not rows:
+            print(f"report: {suite}: nothing to plot (no row with {MINE.get(suite)} "
+                  f"and another impl)", file=sys.stderr)
+            continue
+        link = pathlib.PurePath(os.path.relpath(path, pathlib.Path(readme).resolve().parent))
+        paragraphs[suite] = plot_paragraph(suite, link.as_posix(), rows, left_out)
+    return paragraphs
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="JSON lines file, or - for stdin")
     ap.add_argument("--table", action="store_true", help="only print the table")
+    ap.add_argument("--readme", default=str(README),
+                    help="the Markdown file whose results section is regenerated "
+                         "(default: %(default)s)")
+    ap.add_argument("--plots", default=str(PLOTS),
+                    help="the directory of the plots, <suite>.png (default: %(default)s)")
     args = ap.parse_args()
-    lines = sys.stdin if args.results == "-" else open(args.results)
-    figures = load(lines)
+    try:
+        if args.results == "-":
+            figures = load(sys.stdin, "<stdin>")
+        else:
+            with open(args.results) as f:
+                figures = load(f, args.results)
+    except (RecordError, OSError) as e:
+        sys.exit(f"report: {e}")
     if not figures:
         sys.exit(f"report: no figures in {args.results}")
     body = tables(figures)
     if args.table:
         print(body)
         return
+    plot_dir = pathlib.Path(args.plots).resolve()
+    plots = write_plots(figures, plot_dir, args.readme)
     targets = check_targets(figures)
     markdown = f"{body}\n\n{TARGETS_HEAD}\n\n{targets}\n"
     summary = pathlib.Path(args.results).with_name("summary.md")
     summary.write_text(markdown)
-    update_readme(figures)
+    update_readme(figures, args.readme, plots)
     print(markdown)
-    print(f"report: wrote {summary} and the results section of {README}")
+    print(f"report: wrote {summary}, the results section of {args.readme} and "
+          f"{', '.join(str(plot_dir / f'{s}.png') for s in sorted(plots)) or 'no plot'}")
 
 
 if __name__ == "__main__":
