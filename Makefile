@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # exofusion: `make` builds the module, the library and the tools;
 # `make demo` shows rings working through the loaded module;
-# `make check` runs every test; `make bench` the perf scenarios.
+# `make check` runs every test; `make bench` the perf scenarios;
+# `make install` or `make dkms-install` put it on a real machine.
 
 PYTHON := /usr/bin/python3
 PYTEST := $(PYTHON) -m pytest
@@ -68,7 +69,7 @@ module: setup
 
 # One kernel's build: build/module/<release>/ holds links to the sources (so
 # no object of one kernel is taken for another's) and the objects.
-MODULE_SRCS = Kbuild $(shell find module uapi -type f \( -name '*.c' -o -name '*.h' -o \
+MODULE_SRCS = Kbuild VERSION $(shell find module uapi -type f \( -name '*.c' -o -name '*.h' -o \
 	-name '*.cpp' \))
 module-for:
 	@out=build/module/$$($(call kernel_release,$(MODULE_KDIR))); \
@@ -149,6 +150,8 @@ build/bin/nic_fuzz: $(NIC_FUZZ_SRCS) $(wildcard module/core/*.h module/core/nic/
 include userspace/bench/slab/slab.mk
 # The fiber runtime's benchmark against boost.context/fiber, ucontext, threads and Go.
 include userspace/bench/fibers/fibers.mk
+# make install / uninstall, make dkms-install / dkms-remove, libexofusion.so.
+include tools/packaging/packaging.mk
 
 build/bin/uapi_dump: build/obj/tools/uapi_dump/uapi_dump.o
 	@mkdir -p $(@D)

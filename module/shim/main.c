@@ -59,3 +59,4 @@ module_exit(exo_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("exofusion: zero-copy fusion rings between processes");
 MODULE_AUTHOR("exofusion developers");
+MODULE_VERSION(EXO_VERSION);

@@ -6,7 +6,7 @@
 
 #include <utility>
 
-#include "userspace/include/exofusion/exofusion.h"
+#include "exofusion.h"
 
 namespace exofusion {
 
