@@ -113,3 +113,47 @@ def test_udev_rule_gives_the_control_node_its_group_and_mode(udev_rule, destdir,
     assert refused.returncode == 1
     assert "Permission denied" in refused.stderr and CONTROL in refused.stderr
     assert exo.module_totals() == (0, 0)
+
+
+@pytest.fixture
+def live_install(module):
+    """`make install` into the guest's own / (a tmpfs overlay over the
+    host's, so nothing reaches the host), undone by `make uninstall`."""
+    args = ("make", "-s", "--no-print-directory", "-C", ROOT, f"KVER={os.uname().release}")
+    had_group = run("getent", "group", "exofusion", check=False).returncode == 0
+    run(*args, "install")
+    exo.rmmod()
+    try:
+        yield
+    finally:
+        exo.rmmod(check=False)
+        run(*args, "uninstall")
+        if not had_group:
+            run("groupdel", "exofusion", check=False)
+        exo.insmod()
+
+
+def test_make_install_on_the_live_system_serves_programs_then_uninstall_removes_it(
+        live_install, tmp_path):
+    # The group the udev rule names exists; modprobe finds the module by
+    # depmod's index; the library is found without LD_LIBRARY_PATH (ldconfig).
+    run("getent", "group", "exofusion")
+    run("modprobe", "exofusion")
+    assert open("/sys/module/exofusion/version").read().strip() == VERSION
+    flags = run("pkg-config", "--cflags", "--libs", "exofusion").stdout.split()
+    assert "-I/usr/local/include" in flags and "-lexofusion" in flags
+    client = tmp_path / "client"
+    run("cc", "-std=c11", CLIENT, *flags, "-o", client)
+    assert "2000 messages through a device ring" in run(client, "device", "2000").stdout
+    run("/usr/local/bin/fusionctl", "create", "live-install")
+    assert "live-install" in run("/usr/local/bin/fusionctl", "list").stdout
+    run("/usr/local/bin/fusionctl", "destroy", "live-install")
+    run("rmmod", "exofusion")
+    kver = os.uname().release
+    run("make", "-s", "--no-print-directory", "-C", ROOT, f"KVER={kver}", "uninstall")
+    for path in (f"/lib/modules/{kver}/extra/exofusion.ko", "/usr/local/lib/libexofusion.so",
+                 "/usr/local/include/exofusion", "/usr/local/bin/fusionctl",
+                 "/usr/local/lib/pkgconfig/exofusion.pc", "/etc/udev/rules.d/60-exofusion.rules"):
+        assert not os.path.exists(path), path
+    assert run("modprobe", "exofusion", check=False).returncode != 0
+    assert run("ldconfig", "-p").stdout.count("libexofusion") == 0

@@ -45,7 +45,8 @@ KVER ?= $(shell $(call kernel_release,$(DEFAULT_KDIR)))
 MODULEDIR ?= /lib/modules/$(KVER)/extra
 INSTALLED_KO = build/module/$(KVER)/exofusion.ko
 
-# depmod and ldconfig touch the live system only when installing into it.
+# depmod, ldconfig and the udev rule's group touch the live system only when
+# installing into it (packagers create the group in their postinst).
 live_system = $(if $(DESTDIR),,1)
 
 .PHONY: install install-module install-userspace uninstall dkms-install dkms-remove
@@ -74,6 +75,7 @@ install-userspace: $(LIB_SO) build/lib/libexofusion.a build/bin/fusionctl
 		$(PACKAGING)/exofusion.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/exofusion.pc
 	install -D -m 755 build/bin/fusionctl $(DESTDIR)$(BINDIR)/fusionctl
 	install -D -m 644 $(PACKAGING)/60-exofusion.rules $(DESTDIR)$(UDEVRULESDIR)/60-exofusion.rules
+	$(if $(live_system),getent group exofusion >/dev/null || groupadd --system exofusion)
 	install -D -m 644 $(PACKAGING)/exofusion.conf $(DESTDIR)$(DOCDIR)/modprobe.d/exofusion.conf
 	$(if $(live_system),-ldconfig)
 
