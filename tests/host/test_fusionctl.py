@@ -1,7 +1,9 @@
 """fusionctl on a machine without the module: help, usage errors (exit 2),
 clean failures of the device commands (exit 1), bench --memfd, whose child
 checks every message, slab on sample slabinfo files (EXO_SLABINFO,
-EXO_SLAB_CTL) and nic on a sample sysfs and nicinfo (EXO_NET_SYSFS, EXO_NICINFO)."""
+EXO_SLAB_CTL), nic on a sample sysfs and nicinfo (EXO_NET_SYSFS, EXO_NICINFO),
+and top on sample trees of all three (EXO_RING_SYSFS too), its live view under
+tmux."""
 import json
 import mmap
 import os
@@ -20,7 +22,7 @@ from paths import binary, binary_for_others
 
 FUSIONCTL = binary("fusionctl")
 CONTROL = "/dev/exofusion/control"
-COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab", "nic"]
+COMMANDS = ["create", "destroy", "list", "stat", "send", "recv", "bench", "slab", "nic", "top"]
 MODULE_LOADED = os.path.exists(CONTROL)
 needs_no_module = pytest.mark.skipif(MODULE_LOADED, reason="the exofusion module is loaded here")
 
@@ -59,6 +61,9 @@ def test_help_names_the_options_of_each_command():
                  "mount -t debugfs none /sys/kernel/debug", "insmod exofusion.ko"],
         "nic": ["[IFNAME]", "--mode M", "EXO_NET_SYSFS", "EXO_NICINFO",
                 "adaptive|interrupt|moderated|timer-poll|busy-poll"],
+        "top": ["--interval SECONDS", "--once", "--iterations N", "--json", "EXO_RING_SYSFS",
+                "EXO_SLABINFO", "EXO_NET_SYSFS", "C_delta and C_per_s", "rings_gone", "hit_rate_total",
+                "rx_packets_per_s", "\"missing\""],
     }
     for command, options in expected.items():
         out = fusionctl(command, "--help").stdout
@@ -121,6 +126,16 @@ def test_unknown_command_is_a_usage_error():
     (["slab", "stat", "extra"], "unexpected operand 'extra'"),
     (["slab", "shrink", "--json"], "--json goes with 'stat' only, not 'shrink'"),
     (["slab", "--json=yes"], "--json takes no value"),
+    (["top", "extra"], "unexpected operand 'extra'"),
+    (["top", "--interval", "0"], "--interval: '0' is out of range [0.1, 3600]"),
+    (["top", "--interval", "3601"], "--interval: '3601' is out of range [0.1, 3600]"),
+    (["top", "--interval", "1e3"], "--interval: '1e3' is not a number of seconds"),
+    (["top", "--interval", "-1"], "--interval: '-1' is not a number of seconds"),
+    (["top", "--interval", ".5"], "--interval: '.5' is not a number of seconds"),
+    (["top", "--interval"], "--interval: missing value SECONDS"),
+    (["top", "--iterations", "0"], "--iterations: '0' is out of range"),
+    (["top", "--once", "--iterations", "2"], "--once and --iterations exclude each other"),
+    (["top", "--json=yes"], "--json takes no value"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_usage_errors_exit_2_naming_the_bad_argument(args, message):
     res = fusionctl(*args)
@@ -146,6 +161,8 @@ def test_usage_errors_exit_2_naming_the_bad_argument(args, message):
     ["recv", "fctl-host"],
     ["recv", "fctl-host", "--timeout-ms", "10"],
     ["bench", "fctl-host"],
+    ["top"],
+    ["top", "--once", "--json"],
 ], ids=" ".join)
 def test_device_commands_fail_cleanly_without_the_module(args):
     res = fusionctl(*args, input="line\n", timeout=30)
@@ -796,3 +813,375 @@ def test_nic_policy_unwritable_needs_root(unprivileged):
     assert res.returncode == 1
     assert res.stderr == (f"fusionctl: nic: cannot write {ours}/policy (Permission denied): "
                           "run fusionctl as root\n")
+
+
+# --- top: rates between samples, from sample trees of rings, slab caches and NICs ---
+
+RING_COUNTERS = ["messages", "received", "batches", "full_events", "empty_events", "sleeps",
+                 "wakeups", "kernel_errors", "region_size", "capacity", "buf_size", "buf_count",
+                 "open_count", "owner_uid"]
+RATED = ["messages", "received", "sleeps", "wakeups", "kernel_errors"]
+
+
+def set_ring(rings, name, mode="spsc", **values):
+    """Writes ring |name|'s stats/ in the sample tree |rings| (counters not
+    given keep their value, or are 0)."""
+    stats = rings / name / "stats"
+    stats.mkdir(parents=True, exist_ok=True)
+    (stats / "mode").write_text(mode + "\n")
+    for key in RING_COUNTERS:
+        if key in values or not (stats / key).exists():
+            (stats / key).write_text(f"{values.get(key, 0)}\n")
+
+
+@pytest.fixture
+def top_tree(nic_tree, tmp_path):
+    """Sample trees for top: two rings, the slabinfo sample, the NIC tree
+    (eth1 with statistics/, eth2 without). Returns a dict of the paths."""
+    net, _ = nic_tree
+    rings = tmp_path / "class" / "exofusion"
+    set_ring(rings, "alpha", capacity=1024, open_count=2, messages=10, received=5)
+    set_ring(rings, "beta", mode="mpmc", capacity=64, owner_uid=1000)
+    statistics = net / "eth1" / "statistics"
+    statistics.mkdir()
+    (statistics / "rx_packets").write_text("1000\n")
+    (statistics / "tx_packets").write_text("50\n")
+    slabinfo = tmp_path / "slabinfo"
+    slabinfo.write_text(SLABINFO)
+    return {"rings": rings, "net": net, "slabinfo": slabinfo}
+
+
+def top_env(tree, **overrides):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EXO_RING_SYSFS", "EXO_SLABINFO", "EXO_NET_SYSFS")}
+    paths = {"EXO_RING_SYSFS": tree["rings"], "EXO_SLABINFO": tree["slabinfo"],
+             "EXO_NET_SYSFS": tree["net"], **overrides}
+    env.update({k: str(v) for k, v in paths.items()})
+    return env
+
+
+def top(tree, *args, env=None, **kw):
+    return fusionctl("top", *args, env=env or top_env(tree), timeout=60, **kw)
+
+
+class Reports:
+    """fusionctl top --json in the background, one report (a line) at a time."""
+
+    def __init__(self, tree, *args, env=None):
+        self.proc = subprocess.Popen([str(FUSIONCTL), "top", "--json", *args],
+                                     env=env or top_env(tree), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+
+    def next(self):
+        line = self.proc.stdout.readline()
+        assert line, f"top ended early: {self.proc.wait(30)}, {self.proc.stderr.read()}"
+        return json.loads(line)
+
+    def finish(self):
+        rest = self.proc.stdout.read()
+        assert self.proc.wait(30) == 0, self.proc.stderr.read()
+        assert rest == ""
+        assert self.proc.stderr.read() == ""
+
+
+def changed_before(report, done):
+    """The changes made by |done| (time.monotonic(), CLOCK_MONOTONIC as top's
+    "time") fell between the samples of |report|: else its deltas cannot be
+    checked exactly (the interval was too short for this machine)."""
+    assert report["time"] - report["interval_s"] < done < report["time"], (report, done)
+
+
+def test_top_json_reports_the_counters_deltas_between_two_samples(top_tree):
+    reports = Reports(top_tree, "--interval", "1", "--iterations", "4")
+    first = reports.next()
+    assert list(first) == ["time", "interval_s", "rings", "rings_gone", "slab", "nics", "missing"]
+    assert 0.9 < first["interval_s"] < 10
+    alpha, beta = first["rings"]
+    assert (alpha["name"], alpha["mode"], alpha["capacity"], alpha["open_count"]) == \
+        ("alpha", "spsc", 1024, 2)
+    assert (beta["name"], beta["mode"], beta["capacity"], beta["owner_uid"]) == \
+        ("beta", "mpmc", 64, 1000)
+    for key in RATED:  # nothing moved yet
+        assert alpha[f"{key}_delta"] == 0 and alpha[f"{key}_per_s"] == 0, key
+    assert alpha["messages"] == 10 and alpha["received"] == 5 and alpha["new"] is False
+    assert first["rings_gone"] == [] and first["missing"] == []
+
+    # Between this report's sample and the next: messages, sleeps, wake-ups,
+    # an error on alpha; beta destroyed; gamma created; the slab caches and
+    # eth1 at work.
+    set_ring(top_tree["rings"], "alpha", messages=110, received=65, sleeps=3, wakeups=2,
+             kernel_errors=1)
+    shutil.rmtree(top_tree["rings"] / "beta")
+    set_ring(top_tree["rings"], "gamma", messages=7)
+    top_tree["slabinfo"].write_text(SLABINFO.replace("alloc_hits 30", "alloc_hits 60").replace(
+        "alloc_misses 6", "alloc_misses 16").replace("magazine 16", "magazine 32"))
+    (top_tree["net"] / "eth1" / "statistics" / "rx_packets").write_text("3000\n")
+    done = time.monotonic()
+
+    second = reports.next()
+    changed_before(second, done)
+    interval = second["interval_s"]
+    alpha, gamma = second["rings"]
+    deltas = {"messages": 100, "received": 60, "sleeps": 3, "wakeups": 2, "kernel_errors": 1}
+    for key, delta in deltas.items():
+        assert alpha[f"{key}_delta"] == delta, key
+        assert alpha[f"{key}_per_s"] == pytest.approx(delta / interval, rel=1e-3, abs=1e-3), key
+    assert second["rings_gone"] == ["beta"]
+    assert gamma["name"] == "gamma" and gamma["new"] is True and gamma["messages"] == 7
+    assert all(gamma[f"{key}_delta"] is None and gamma[f"{key}_per_s"] is None for key in RATED)
+
+    ring_cache, bench_cache = second["slab"]["caches"]
+    assert second["slab"]["pages"] == 5
+    # 40 more operations, 30 of them hits; 70 hits of 90 since load.
+    assert (ring_cache["name"], ring_cache["magazine"], ring_cache["ops_delta"]) == \
+        ("exo_ring", 32, 40)
+    assert ring_cache["ops_per_s"] == pytest.approx(40 / interval, rel=1e-3)
+    assert ring_cache["hit_rate"] == 75.0
+    assert ring_cache["hit_rate_total"] == pytest.approx(100 * 70 / 90, abs=0.01)
+    assert (ring_cache["hits"], ring_cache["misses"], ring_cache["in_use"]) == (70, 20, 16)
+    assert bench_cache["ops_delta"] == 0 and bench_cache["hit_rate"] is None
+    assert bench_cache["hit_rate_total"] is None and bench_cache["magazine"] == 8
+
+    eth1, eth2 = second["nics"]
+    assert (eth1["name"], eth1["policy"], eth1["mode"], eth1["rate_pps"], eth1["pci"]) == \
+        ("eth1", "adaptive", "timer-poll", 61234, "0000:00:11.0")
+    assert eth1["rx_packets"] == 3000 and eth1["tx_packets"] == 50
+    assert eth1["rx_packets_per_s"] == pytest.approx(2000 / interval, rel=1e-3)
+    assert eth1["tx_packets_per_s"] == 0
+    assert eth2["mode"] == "moderated" and eth2["rx_packets"] is None
+    assert eth2["rx_packets_per_s"] is None  # no statistics/
+
+    # alpha destroyed and created again under its name: its counters went
+    # back, so it is new, not a ring whose counters fell.
+    set_ring(top_tree["rings"], "alpha", messages=3, received=0, sleeps=0, wakeups=0,
+             kernel_errors=0)
+    done = time.monotonic()
+    third = reports.next()
+    changed_before(third, done)
+    alpha = third["rings"][0]
+    assert alpha["name"] == "alpha" and alpha["messages"] == 3
+    assert alpha["messages_delta"] is None and alpha["messages_per_s"] is None
+    assert third["rings"][1]["new"] is False and third["rings"][1]["messages_delta"] == 0
+
+    # gamma destroyed and created again with more messages than it had: its
+    # stats/ is another directory (as kernfs makes a new one), so it is a
+    # new ring, not one that sent 93 messages.
+    set_ring(top_tree["rings"], "gamma.new", messages=100)
+    shutil.rmtree(top_tree["rings"] / "gamma")
+    (top_tree["rings"] / "gamma.new").rename(top_tree["rings"] / "gamma")
+    done = time.monotonic()
+    fourth = reports.next()
+    changed_before(fourth, done)
+    gamma = fourth["rings"][1]
+    assert gamma["name"] == "gamma" and gamma["messages"] == 100 and gamma["new"] is True
+    assert gamma["messages_delta"] is None and gamma["messages_per_s"] is None
+    assert fourth["rings_gone"] == []
+    reports.finish()
+
+
+def test_top_once_is_one_report_over_the_interval(top_tree):
+    res = top(top_tree, "--once", "--json", "--interval", "0.3")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert 0.29 < report["interval_s"] < 10
+    assert [r["name"] for r in report["rings"]] == ["alpha", "beta"]
+    assert all(r["messages_per_s"] == 0 for r in report["rings"])
+
+
+def test_top_once_text_report(top_tree):
+    res = top(top_tree, "--once", "--interval", "0.2")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    lines = res.stdout.splitlines()
+    assert re.fullmatch(r"fusionctl top: over 0\.\d\d s", lines[0]), lines[0]
+    assert lines[2].split() == ["RING", "MODE", "MSGS/S", "RECV/S", "SLEEPS/S", "WAKEUPS/S",
+                                "ERRORS", "OPEN"]
+    assert lines[3].split() == ["alpha", "spsc", "0.0", "0.0", "0.0", "0.0", "0", "2"]
+    assert lines[4].split() == ["beta", "mpmc", "0.0", "0.0", "0.0", "0.0", "0", "0"]
+    slab = lines[5:].index("") + 6
+    assert lines[slab].split() == ["SLAB", "CACHE", "MAGAZINE", "OPS/S", "HIT%", "HIT%-ALL",
+                                   "IN-USE"]
+    assert lines[slab + 1].split() == ["exo_ring", "16", "0.0", "-", "80.0%", "16"]
+    assert lines[slab + 2].split() == ["exo_bench", "8", "0.0", "-", "-", "0"]
+    assert lines[slab + 4].split() == ["NIC", "POLICY", "MODE", "RATE_PPS", "RX/S", "TX/S",
+                                       "IRQ/S"]
+    assert lines[slab + 5].split() == ["eth1", "adaptive", "timer-poll", "61234", "0.0", "0.0",
+                                       "0"]
+    assert lines[slab + 6].split() == ["eth2", "moderated", "moderated", "0", "-", "-", "2"]
+    assert lines[slab + 7:] == [""]
+
+
+def test_top_without_debugfs_shows_the_rest_and_says_what_is_missing(top_tree, tmp_path):
+    missing = tmp_path / "no-debugfs" / "slabinfo"
+    env = top_env(top_tree, EXO_SLABINFO=missing)
+    report = json.loads(top(top_tree, "--once", "--json", "--interval", "0.1", env=env).stdout)
+    why = f"cannot read EXO_SLABINFO={missing} (No such file or directory)"
+    assert report["slab"] is None
+    assert report["missing"] == [{"part": "slab", "error": why}]
+    assert len(report["rings"]) == 2 and len(report["nics"]) == 2
+    res = top(top_tree, "--once", "--interval", "0.1", env=env)
+    assert res.returncode == 0 and res.stderr == ""
+    assert f"slab caches: missing: {why}" in res.stdout.splitlines()
+    assert "alpha" in res.stdout and "eth1" in res.stdout
+
+    env = top_env(top_tree, EXO_NET_SYSFS=tmp_path / "no-net")
+    report = json.loads(top(top_tree, "--once", "--json", "--interval", "0.1", env=env).stdout)
+    assert report["nics"] is None and report["missing"] == [
+        {"part": "nics", "error": f"cannot list {tmp_path / 'no-net'} (No such file or directory)"}]
+
+
+def test_top_without_rings_is_an_error_naming_the_path(top_tree, tmp_path):
+    missing = tmp_path / "no-rings"
+    res = top(top_tree, "--once", env=top_env(top_tree, EXO_RING_SYSFS=missing))
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == (f"fusionctl: top: cannot read EXO_RING_SYSFS={missing} "
+                          "(No such file or directory)\n")
+
+
+@needs_no_module
+def test_top_without_the_module_says_so():
+    res = fusionctl("top", "--once", env={k: v for k, v in os.environ.items()
+                                          if k != "EXO_RING_SYSFS"})
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == ("fusionctl: top: cannot read /sys/class/exofusion (No such file or "
+                          "directory): the exofusion module is not loaded; load it with "
+                          "'insmod exofusion.ko'\n")
+
+
+def test_top_unreadable_slabinfo_needs_root_and_the_rest_is_shown(top_tree, unprivileged):
+    where, kw = unprivileged
+    slabinfo = where / "slabinfo"
+    slabinfo.write_text(SLABINFO)
+    slabinfo.chmod(0o600 if os.geteuid() == 0 else 0)
+    for d in [top_tree["rings"], *top_tree["rings"].parents]:
+        if d == pathlib.Path("/tmp"):
+            break
+        d.chmod(d.stat().st_mode | 0o755)
+    res = top(top_tree, "--once", "--json", "--interval", "0.1",
+              env=top_env(top_tree, EXO_SLABINFO=slabinfo), **kw)
+    if res.returncode == 1 and "Permission denied" in res.stderr:
+        pytest.skip("the sample tree is in a directory nobody cannot enter")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["slab"] is None and [r["name"] for r in report["rings"]] == ["alpha", "beta"]
+    assert report["missing"] == [{"part": "slab", "error": (
+        f"cannot read EXO_SLABINFO={slabinfo} (Permission denied): run fusionctl as root")}]
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM])
+def test_top_json_stream_ends_on_a_signal_after_whole_reports(top_tree, signo):
+    reports = Reports(top_tree, "--interval", "0.2")
+    for _ in range(2):
+        reports.next()
+    reports.proc.send_signal(signo)
+    assert reports.proc.wait(30) == -signo
+    rest = reports.proc.stdout.read()
+    assert all(json.loads(line) for line in rest.splitlines())  # no report cut short
+    assert reports.proc.stderr.read() == ""
+
+
+def test_top_into_a_pipe_prints_reports_one_after_the_other(top_tree):
+    res = top(top_tree, "--interval", "0.1", "--iterations", "3")
+    assert res.returncode == 0, res.stderr
+    assert "\033" not in res.stdout
+    assert len(re.findall(r"^fusionctl top: over 0\.\d\d s$", res.stdout, re.M)) == 3
+
+
+# --- top's live view, in a tmux pane ---
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Pane:
+    """A detached tmux session of its own (own socket) running |command|
+    in sh, 100x30; the shell records the terminal's settings before and
+    after, and the exit status."""
+
+    def __init__(self, tmp_path, command, env):
+        self.tmp = tmp_path
+        self.socket = str(tmp_path / "tmux.sock")
+        script = tmp_path / "run.sh"
+        # The shell traps ^C so that it outlives top to record what happened.
+        script.write_text(f"trap : INT\nstty -g > {tmp_path}/before\n{command}\necho status=$? > "
+                          f"{tmp_path}/status\nstty -g > {tmp_path}/after\nsleep 600\n")
+        env_args = [f"{k}={v}" for k, v in env.items() if k.startswith("EXO_")]
+        subprocess.run(["tmux", "-S", self.socket, "new-session", "-d", "-x", "100", "-y", "30",
+                        "env", *env_args, "sh", str(script)], check=True, timeout=30)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True,
+                              timeout=30)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p").stdout
+
+    def wait_for(self, predicate, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.1)
+        pytest.fail(f"timed out waiting for {what}; the screen:\n{self.screen()}")
+
+    def status(self, timeout=30):
+        status = self.tmp / "status"
+        deadline = time.monotonic() + timeout
+        while not status.exists() or not (self.tmp / "after").exists():
+            assert time.monotonic() < deadline, f"top did not end; the screen:\n{self.screen()}"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        return status.read_text().strip()
+
+    def settings_restored(self):
+        return (self.tmp / "before").read_text() == (self.tmp / "after").read_text()
+
+    def close(self):
+        self.tmux("kill-server")
+
+
+@pytest.fixture
+def pane(tmp_path):
+    panes = []
+
+    def start(command, env):
+        panes.append(Pane(tmp_path, command, env))
+        return panes[-1]
+    yield start
+    for p in panes:
+        p.close()
+
+
+@needs_tmux
+@pytest.mark.parametrize("key, status", [("q", "status=0"), ("C-c", "status=130")])
+def test_top_live_view_refreshes_and_quits_restoring_the_terminal(top_tree, pane, key, status):
+    p = pane(f"{FUSIONCTL} top --interval 0.3", top_env(top_tree))
+    first = p.wait_for(lambda s: "fusionctl top - " in s and "alpha" in s, "the first frame")
+    assert "every 0.3 s - q quits" in first
+    set_ring(top_tree["rings"], "delta", messages=1)
+    screen = p.wait_for(lambda s: "delta" in s, "a ring created meanwhile")
+    lines = screen.splitlines()
+    assert lines[2].split() == ["RING", "MODE", "MSGS/S", "RECV/S", "SLEEPS/S", "WAKEUPS/S",
+                                "ERRORS", "OPEN"]
+    assert any(line.split()[:2] == ["exo_ring", "16"] for line in lines)
+    assert any(line.split()[:3] == ["eth1", "adaptive", "timer-poll"] for line in lines)
+    p.tmux("send-keys", key)
+    assert p.status() == status
+    assert p.settings_restored()
+    after = p.screen()
+    assert "RING" not in after and "\033" not in after  # back on the normal screen
+
+
+@needs_tmux
+def test_top_live_view_shows_a_destroyed_ring_once_and_a_missing_part(top_tree, pane, tmp_path):
+    env = top_env(top_tree, EXO_SLABINFO=tmp_path / "absent")
+    p = pane(f"{FUSIONCTL} top --interval 0.3", env)
+    p.wait_for(lambda s: "beta" in s and "RING" in s, "the first frame")
+    shutil.rmtree(top_tree["rings"] / "beta")
+    screen = p.wait_for(lambda s: "destroyed since the last sample: beta" in s, "beta's end")
+    assert f"slab caches: missing: cannot read EXO_SLABINFO={tmp_path / 'absent'}" in \
+        screen.replace("\n  ", "")
+    p.wait_for(lambda s: "destroyed since" not in s, "the next frame, without beta")
+    p.tmux("send-keys", "q")
+    assert p.status() == "status=0" and p.settings_restored()

@@ -1,11 +1,14 @@
 """fusionctl against the loaded module (runs in the VM): create, list, stat,
 send and receive inline and zero-copy, destroy, bench on device rings, the
-slab caches (slab, slab shrink|pressure|tick), and the exit status of each
-failure."""
+slab caches (slab, slab shrink|pressure|tick), top (its rates counted against
+the rings' own counters, a ring destroyed mid-run, a user who is not root, the
+live view under tmux), and the exit status of each failure."""
 import hashlib
 import json
 import os
 import re
+import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -399,3 +402,332 @@ def test_slab_needs_root(module):
         assert res.stderr == (f"fusionctl: slab: cannot {verb} /sys/kernel/debug/exofusion/{path} "
                               "(Permission denied): the module's debugfs files are root's; "
                               "run fusionctl as root\n")
+
+
+# --- top: rates between samples, checked against the rings' own counters ---
+
+RATED = ["messages", "received", "sleeps", "wakeups", "kernel_errors"]
+
+
+class Reports:
+    """fusionctl top --json ARGS in the background, one report (line) at a time."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([str(FUSIONCTL), "top", "--json", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def next(self):
+        line = self.proc.stdout.readline()
+        assert line, f"top ended early: {self.proc.wait(60)}, {self.proc.stderr.read()}"
+        return json.loads(line)
+
+    def until(self, done):
+        """The reports up to the first whose sample follows |done|
+        (time.monotonic(): CLOCK_MONOTONIC, as top's "time"); together
+        their deltas cover everything done before |done|, however long it
+        took under TCG."""
+        got = [self.next()]
+        while got[-1]["time"] <= done:
+            got.append(self.next())
+        return got
+
+    def interrupt(self):
+        """^C: top dies of SIGINT after a whole report, and says nothing."""
+        self.proc.send_signal(signal.SIGINT)
+        rest = self.proc.stdout.read()
+        assert self.proc.wait(60) == -signal.SIGINT
+        assert all(json.loads(line) for line in rest.splitlines())
+        assert self.proc.stderr.read() == ""
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def reports():
+    started = []
+
+    def start(*args):
+        started.append(Reports(*args))
+        return started[-1]
+    yield start
+    for r in started:
+        r.kill()
+
+
+def ring_of(report, name):
+    rings = [r for r in report["rings"] if r["name"] == name]
+    assert len(rings) == 1, (name, report["rings"])
+    return rings[0]
+
+
+def wait_for(predicate, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def check_rates(report, ring):
+    for key in RATED:
+        if ring[f"{key}_delta"] is not None:
+            assert ring[f"{key}_per_s"] == pytest.approx(
+                ring[f"{key}_delta"] / report["interval_s"], rel=1e-3, abs=1e-3), key
+
+
+def test_top_counts_messages_sleeps_and_wakeups_between_samples(name, reports):
+    sleeper = name[:-2] + "-s"
+    churn = name[:-2] + "-c"
+    ok("create", name)
+    ok("create", sleeper)
+    try:
+        top = reports("--interval", "1.5")
+        first = top.next()
+        assert first["missing"] == [] and isinstance(first["nics"], list)
+        assert first["interval_s"] >= 1.49
+        for ring in (ring_of(first, name), ring_of(first, sleeper)):
+            assert ring["new"] is False and ring["capacity"] == 1024 and ring["mode"] == "spsc"
+            assert all(ring[f"{key}_delta"] == 0 for key in RATED), ring
+        before = {n: stats(n) for n in (name, sleeper)}
+        ring_cache = {c["name"]: c for c in first["slab"]["caches"]}["exo_ring"]
+
+        # After that report's sample: 100 messages into |name|; a receiver
+        # that sleeps on |sleeper| until a message wakes it; four rings made
+        # and freed (objects of the exo_ring cache).
+        ok("send", name, "--count", "100", "x")
+        recv = subprocess.Popen([str(FUSIONCTL), "recv", sleeper], stdout=subprocess.PIPE,
+                                text=True)
+        wait_for(lambda: stats(sleeper)["sleeps"] > before[sleeper]["sleeps"], "recv to sleep")
+        ok("send", sleeper, "wake up")
+        assert recv.communicate(timeout=60)[0] == "wake up\n" and recv.returncode == 0
+        for _ in range(4):
+            ok("create", churn)
+            ok("destroy", churn)
+        later = top.until(time.monotonic())
+        after = {n: stats(n) for n in (name, sleeper)}
+
+        # The deltas add up to what the rings' own counters say, each
+        # total follows from the last, each rate is its delta over its time.
+        for n in (name, sleeper):
+            last = ring_of(first, n)
+            for report in later:
+                ring = ring_of(report, n)
+                check_rates(report, ring)
+                for key in RATED:
+                    assert ring[key] - ring[f"{key}_delta"] == last[key], (n, key)
+                last = ring
+            for key in RATED:
+                assert sum(ring_of(r, n)[f"{key}_delta"] for r in later) == \
+                    after[n][key] - before[n][key], (n, key)
+                assert last[key] == after[n][key], (n, key)
+        assert sum(ring_of(r, name)["messages_delta"] for r in later) == 100
+        slept = [ring_of(r, sleeper) for r in later]
+        assert sum(r["messages_delta"] for r in slept) == 1
+        assert sum(r["received_delta"] for r in slept) == 1
+        assert sum(r["sleeps_delta"] for r in slept) >= 1
+        assert sum(r["wakeups_delta"] for r in slept) >= 1
+        assert churn not in [r["name"] for r in later[-1]["rings"]]
+        caches = [{c["name"]: c for c in r["slab"]["caches"]}["exo_ring"] for r in later]
+        # Each create allocates a control block and each destroy frees it.
+        ops = sum(c["ops_delta"] for c in caches)
+        assert ops >= 8
+        assert caches[-1]["hits"] + caches[-1]["misses"] - ring_cache["hits"] - \
+            ring_cache["misses"] == ops
+        assert all(c["magazine"] > 0 for c in caches)
+        assert all(c["hit_rate"] is None or 0 <= c["hit_rate"] <= 100 for c in caches)
+
+        quiet = top.next()  # nothing moved since
+        for n in (name, sleeper):
+            ring = ring_of(quiet, n)
+            assert all(ring[f"{key}_delta"] == 0 and ring[f"{key}_per_s"] == 0 for key in RATED)
+        top.interrupt()
+    finally:
+        fusionctl("destroy", sleeper)
+        fusionctl("destroy", churn)
+
+
+def test_top_once_reports_rates_over_one_interval(name):
+    ok("create", name, "--capacity", "16384")
+    start = stats(name)["messages"]
+    top = subprocess.Popen([str(FUSIONCTL), "top", "--once", "--json", "--interval", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sent = 0
+    while top.poll() is None:  # messages all along the interval
+        ok("send", name, "--count", "20", "x")
+        sent += 20
+    out, err = top.communicate(timeout=60)
+    assert top.returncode == 0 and err == "", err
+    end = stats(name)["messages"]
+    assert end - start == sent
+    assert len(out.splitlines()) == 1
+    report = json.loads(out)
+    ring = ring_of(report, name)
+    # The two samples fell within the sends: counted, not timed.
+    assert start <= ring["messages"] - ring["messages_delta"] <= ring["messages"] <= end
+    assert ring["messages_delta"] > 0
+    assert 1.99 <= report["interval_s"] < 60
+    assert ring["messages_per_s"] == pytest.approx(ring["messages_delta"] / report["interval_s"],
+                                                   rel=1e-3)
+
+
+def test_top_handles_a_ring_destroyed_mid_run(name, reports):
+    doomed = name[:-2] + "-d"
+    born = name[:-2] + "-b"
+    ok("create", name)
+    ok("send", name, "--count", "20", "x")
+    ok("create", doomed)
+    try:
+        # A receiver still has |doomed| open when it is destroyed.
+        recv = subprocess.Popen([str(FUSIONCTL), "recv", doomed], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        top = reports("--interval", "1.5")
+        first = top.next()
+        assert {name, doomed} <= {r["name"] for r in first["rings"]}
+        ok("destroy", doomed)
+        out, err = recv.communicate(timeout=60)
+        assert recv.returncode == 1, (out, err)
+        ok("create", born)
+        ok("send", born, "--count", "5", "x")
+        # |name| destroyed and created again with more messages than it had:
+        # another ring, whose counters are no change of the old one's.
+        ok("destroy", name)
+        ok("create", name)
+        ok("send", name, "--count", "30", "x")
+        later = top.until(time.monotonic())
+
+        assert [r["rings_gone"].count(doomed) for r in later].count(1) == 1
+        assert doomed not in [r["name"] for r in later[-1]["rings"]]
+        assert all(r["rings_gone"] in ([], [doomed], [name], [doomed, name]) for r in later)
+        seen = [r for r in later if born in [x["name"] for x in r["rings"]]]
+        ring = ring_of(seen[0], born)
+        assert ring["new"] is True and ring["messages"] == 5
+        assert all(ring[f"{key}_delta"] is None and ring[f"{key}_per_s"] is None for key in RATED)
+        assert ring_of(later[-1], born)["messages"] == 5
+        # The first sample of the new |name| (the old one had 20 messages).
+        again = [ring_of(r, name) for r in later
+                 if name in [x["name"] for x in r["rings"]] and ring_of(r, name)["messages"] != 20]
+        assert again[0]["new"] is True and again[0]["messages_delta"] is None, again[0]
+        assert again[-1]["messages"] == 30
+        for report in later:
+            for ring in report["rings"]:
+                check_rates(report, ring)
+        top.interrupt()
+    finally:
+        fusionctl("destroy", doomed)
+        fusionctl("destroy", born)
+
+
+def test_top_as_a_user_who_is_not_root(name):
+    """Everyone may read the rings' counters (sysfs, 0444), even of a ring
+    whose node they cannot open; the slab caches are root's (debugfs)."""
+    ok("create", name, "--perm", "0600")
+    ok("send", name, "--count", "3", "x")
+    res = subprocess.run([str(binary_for_others("fusionctl")), "top", "--once", "--json",
+                          "--interval", "0.5"], capture_output=True, text=True, timeout=60,
+                         user=65534, group=65534, extra_groups=[])
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    report = json.loads(res.stdout)
+    ring = ring_of(report, name)
+    assert ring["messages"] == 3 and ring["owner_uid"] == 0 and ring["messages_delta"] == 0
+    assert report["slab"] is None
+    assert report["missing"] == [{"part": "slab", "error": (
+        "cannot read /sys/kernel/debug/exofusion/slabinfo (Permission denied): the module's "
+        "debugfs files are root's; run fusionctl as root")}]
+    assert isinstance(report["nics"], list)
+    # And the view says the same.
+    res = subprocess.run([str(binary_for_others("fusionctl")), "top", "--once", "--interval",
+                          "0.5"], capture_output=True, text=True, timeout=60,
+                         user=65534, group=65534, extra_groups=[])
+    assert res.returncode == 0, res.stderr
+    assert "slab caches: missing: cannot read /sys/kernel/debug/exofusion/slabinfo " \
+           "(Permission denied)" in res.stdout
+    assert re.search(rf"^{re.escape(name)} +spsc ", res.stdout, re.M), res.stdout
+
+
+# --- top's live view, in a tmux pane in the guest ---
+
+
+class Pane:
+    """A tmux server of its own (socket in |where|) running |command| in sh
+    in a 110x40 pane; the shell records the terminal's settings before and
+    after, and top's exit status."""
+
+    def __init__(self, where, command):
+        self.where = where
+        self.socket = str(where / "tmux.sock")
+        script = where / "run.sh"
+        # The shell traps ^C so that it outlives top to record what happened.
+        script.write_text(f"trap : INT\nstty -g > {where}/before\n{command}\n"
+                          f"echo status=$? > {where}/status\nstty -g > {where}/after\nsleep 600\n")
+        subprocess.run(["tmux", "-S", self.socket, "new-session", "-d", "-x", "110", "-y", "40",
+                        "sh", str(script)], check=True, timeout=60)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True,
+                              timeout=60)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p").stdout
+
+    def wait_for(self, predicate, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.2)
+        pytest.fail(f"timed out waiting for {what}; the screen:\n{self.screen()}")
+
+    def status(self, timeout=60):
+        wait_for(lambda: (self.where / "after").exists(), "top to end", timeout)
+        time.sleep(0.3)
+        return (self.where / "status").read_text().strip()
+
+    def settings_restored(self):
+        return (self.where / "before").read_text() == (self.where / "after").read_text()
+
+    def close(self):
+        self.tmux("kill-server")
+
+
+def row(screen, first):
+    """The words of the screen's line that starts with the word |first|."""
+    for line in screen.splitlines():
+        if line.split()[:1] == [first]:
+            return line.split()
+    return None
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("key, status", [("q", "status=0"), ("C-c", "status=130")])
+def test_top_live_view_under_tmux(name, tmp_path, key, status):
+    tmp_path.chmod(0o755)
+    ok("create", name, "--capacity", "65536")  # no receiver: room for every message sent
+    pane = Pane(tmp_path, f"{FUSIONCTL} top --interval 1")
+    try:
+        first = pane.wait_for(lambda s: row(s, name) is not None, "the ring in the view")
+        assert "fusionctl top - " in first and "every 1 s - q quits" in first
+        assert row(first, "RING") == ["RING", "MODE", "MSGS/S", "RECV/S", "SLEEPS/S",
+                                      "WAKEUPS/S", "ERRORS", "OPEN"]
+        assert row(first, "exo_ring") is not None, first  # the slab caches, as root
+        # Messages every 0.2 s until a frame shows a rate for them.
+        deadline = time.monotonic() + 60
+
+        def moving(screen):
+            ok("send", name, "--count", "10", "x")
+            words = row(screen, name)
+            return words is not None and words[2] not in ("-", "0.0")
+        while time.monotonic() < deadline and not moving(pane.screen()):
+            time.sleep(0.2)
+        words = row(pane.screen(), name)
+        assert float(words[2]) > 0, pane.screen()
+        assert words[1] == "spsc" and words[6] == "0"
+        pane.tmux("send-keys", key)
+        assert pane.status() == status
+        assert pane.settings_restored()
+        after = pane.screen()
+        assert "RING" not in after and name not in after  # the normal screen is back
+    finally:
+        pane.close()

@@ -1,22 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 // Ring administration: create, destroy, list, stat.
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <algorithm>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "tools/fusionctl/cli.h"
 #include "tools/fusionctl/commands.h"
+#include "tools/fusionctl/rings.h"
 
 namespace fusionctl {
 namespace {
 
-constexpr char kSysfsClass[] = "/sys/class/exofusion";      // NAME/stats/COUNTER
 constexpr char kTotals[] = "/sys/module/exofusion/totals";  // rings, pages, slab_pages
 
 const char* mode_name(uint32_t mode) { return mode == EXO_MODE_MPMC ? "mpmc" : "spsc"; }
@@ -59,66 +56,27 @@ int run_destroy(const Args& args) {
 
 // --- list ---
 
-using Stats = std::map<std::string, std::string>;
-
-// One value from a sysfs file, as text ("?" if unreadable).
-std::string read_value(const std::string& path) {
-  FILE* f = fopen(path.c_str(), "re");
-  char value[64] = "?";
-  if (f) {
-    if (fscanf(f, "%63s", value) != 1) strcpy(value, "?");
-    fclose(f);
-  }
-  return value;
-}
-
-// The counters in a ring's stats/ directory, one value per file; false if
-// it cannot be opened.
-bool read_stats(const std::string& dir_path, Stats* out) {
-  DIR* dir = opendir(dir_path.c_str());
-  if (!dir) return false;
-  while (dirent* entry = readdir(dir))
-    if (entry->d_name[0] != '.') (*out)[entry->d_name] = read_value(dir_path + "/" + entry->d_name);
-  closedir(dir);
-  return true;
-}
-
-std::string read_total(const char* file) { return read_value(std::string(kTotals) + "/" + file); }
-
-std::string field(const Stats& stats, const char* key) {
-  auto it = stats.find(key);
-  return it == stats.end() ? "?" : it->second;
+std::string read_total(const char* file) {
+  std::string value;
+  return read_value(std::string(kTotals) + "/" + file, &value) == 0 ? value : "?";
 }
 
 int run_list(const Args&) {
-  DIR* dir = opendir(kSysfsClass);
-  if (!dir)
-    return fail("list: %s: %s%s", kSysfsClass, strerror(errno),
-                errno == ENOENT ? " (is the exofusion module loaded?)" : "");
-  std::vector<std::pair<std::string, Stats>> rings;
-  while (dirent* entry = readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    Stats stats;
-    // Gone since readdir (destroyed meanwhile), or not a ring: skip it.
-    if (read_stats(std::string(kSysfsClass) + "/" + name + "/stats", &stats))
-      rings.emplace_back(name, stats);
-  }
-  closedir(dir);
-  std::sort(rings.begin(), rings.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<RingEntry> rings;
+  std::string error;
+  if (!read_rings(ring_sysfs(), &rings, &error)) return fail("list: %s", error.c_str());
 
   int width = 4;
-  for (const auto& r : rings) width = std::max(width, static_cast<int>(r.first.size()));
+  for (const auto& r : rings) width = std::max(width, static_cast<int>(r.name.size()));
   printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, "NAME", "MODE", "CAPACITY", "POOL",
          "MESSAGES", "OPEN");
-  for (const auto& [name, stats] : rings) {
-    std::string pool = field(stats, "buf_count") == "0"
-                           ? "-"
-                           : field(stats, "buf_size") + "x" + field(stats, "buf_count");
-    printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, name.c_str(), field(stats, "mode").c_str(),
-           field(stats, "capacity").c_str(), pool.c_str(), field(stats, "messages").c_str(),
-           field(stats, "open_count").c_str());
+  for (const RingEntry& ring : rings) {
+    auto field = [&ring](const char* key) { return stat_text(ring.stats, key); };
+    std::string pool =
+        field("buf_count") == "0" ? "-" : field("buf_size") + "x" + field("buf_count");
+    printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, ring.name.c_str(), field("mode").c_str(),
+           field("capacity").c_str(), pool.c_str(), field("messages").c_str(),
+           field("open_count").c_str());
   }
   // The module's own totals: they also count destroyed rings still in use.
   printf("total: %s rings, %s pages\n", read_total("rings").c_str(), read_total("pages").c_str());
@@ -205,7 +163,7 @@ const Command kList = {
     "capacity, zero-copy pool (buf_size x buf_count), messages sent so far and open\n"
     "files; then the module's totals of live rings and pages\n"
     "(/sys/module/exofusion/totals/), which also count destroyed rings that are\n"
-    "still open.",
+    "still open. EXO_RING_SYSFS, when set, names another directory of rings.",
     {},
     0,
     0,

@@ -123,6 +123,23 @@ uint32_t Args::u32(const char* name, uint32_t fallback) const {
   return static_cast<uint32_t>(number(name, fallback, 0, UINT32_MAX));
 }
 
+double Args::seconds(const char* name, double fallback, double min, double max) const {
+  const std::string* v = value(name);
+  if (!v) return fallback;
+  // Digits, then optionally a point and digits: strtod alone would take
+  // "1e3", "inf", " 2" and "0x10".
+  size_t point = v->find('.');
+  std::string whole = v->substr(0, point);
+  std::string fraction = point == std::string::npos ? "0" : v->substr(point + 1);
+  uint64_t ignored;
+  if (parse_unsigned(whole.c_str(), 10, &ignored) == Parse::kNotANumber ||
+      parse_unsigned(fraction.c_str(), 10, &ignored) == Parse::kNotANumber)
+    usage_error("%s: '%s' is not a number of seconds", name, v->c_str());
+  double s = strtod(v->c_str(), nullptr);
+  if (s < min || s > max) usage_error("%s: '%s' is out of range [%g, %g]", name, v->c_str(), min, max);
+  return s;
+}
+
 uint32_t Args::octal(const char* name, uint32_t fallback) const {
   const std::string* v = value(name);
   if (!v) return fallback;

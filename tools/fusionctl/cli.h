@@ -59,6 +59,9 @@ class Args {
   // Decimal, within [min, max].
   uint64_t number(const char* name, uint64_t fallback, uint64_t min, uint64_t max) const;
   uint32_t u32(const char* name, uint32_t fallback) const;
+  // Seconds as decimal digits with an optional fraction ("2", "0.5"),
+  // within [min, max].
+  double seconds(const char* name, double fallback, double min, double max) const;
   // Octal digits only, as chmod takes them.
   uint32_t octal(const char* name, uint32_t fallback) const;
 

@@ -17,6 +17,7 @@ extern const Command kRecv;     // messages.cpp
 extern const Command kBench;    // bench.cpp
 extern const Command kSlab;     // slab.cpp
 extern const Command kNic;      // nic.cpp
+extern const Command kTop;      // top.cpp
 
 }  // namespace fusionctl
 

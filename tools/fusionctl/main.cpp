@@ -12,14 +12,14 @@ namespace fusionctl {
 namespace {
 
 const Command* const kCommands[] = {&kCreate, &kDestroy, &kList,  &kStat,
-                                    &kSend,   &kRecv,    &kBench, &kSlab, &kNic};
+                                    &kSend,   &kRecv,    &kBench, &kSlab, &kNic, &kTop};
 
 void print_overview(FILE* out) {
   fprintf(out,
           "usage: fusionctl COMMAND [options] [operands]\n"
           "       fusionctl COMMAND --help\n\n"
           "Manages exofusion rings (/dev/exofusion/NAME), moves messages through them and\n"
-          "shows the module's slab caches and NICs.\n\n"
+          "shows the module's slab caches and NICs, or all of it at work (top).\n\n"
           "commands:\n");
   for (const Command* c : kCommands) fprintf(out, "  %-8s %s\n", c->name, c->summary);
   fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 usage error\n");

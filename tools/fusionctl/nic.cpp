@@ -3,148 +3,29 @@
 // (/sys/class/net/<if>/exofusion/: policy, mode, rates and counters) and
 // the mode-change history of debugfs (exofusion/nicinfo); --mode writes
 // the policy file.
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "tools/fusionctl/cli.h"
 #include "tools/fusionctl/commands.h"
+#include "tools/fusionctl/nics.h"
+#include "tools/fusionctl/text.h"
 
 namespace fusionctl {
 namespace {
 
-// The directory of the network interfaces and the debugfs file, or those
-// that EXO_NET_SYSFS and EXO_NICINFO name instead (as EXO_SLABINFO does).
-struct Paths {
-  std::string net;      // /sys/class/net
-  std::string nicinfo;  // /sys/kernel/debug/exofusion/nicinfo
-  const char* nicinfo_env;
-};
-
-Paths paths() {
-  Paths p{"/sys/class/net", "/sys/kernel/debug/exofusion/nicinfo", nullptr};
-  if (const char* v = getenv("EXO_NET_SYSFS"); v && *v) p.net = v;
-  if (const char* v = getenv("EXO_NICINFO"); v && *v) {
-    p.nicinfo = v;
-    p.nicinfo_env = "EXO_NICINFO";
-  }
-  return p;
-}
+// The debugfs file of the mode-change history, or the one EXO_NICINFO
+// names instead (as EXO_SLABINFO does).
+File nicinfo_file() { return file_of("EXO_NICINFO", "/sys/kernel/debug/exofusion/nicinfo"); }
 
 const char* const kPolicies[] = {"adaptive", "interrupt", "moderated", "timer-poll", "busy-poll"};
-const char* const kNumbers[] = {"rate_pps", "batch_x16", "irq_rate",   "mode_changes",
-                                "irqs",     "polls",     "busy_polls", "timer_polls"};
-
-// Text from a file as a message can show it: printable, and not too long.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (char c : text) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (out.size() > 200) out = out.substr(0, 197) + "...";
-  return out;
-}
-
-// A sysfs value: its one line, without the newline. errno on failure.
-int read_value(const std::string& path, std::string* out) {
-  FILE* f = fopen(path.c_str(), "re");
-  if (!f) return errno;
-  char buf[256];
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  int err = ferror(f) ? (errno ? errno : EIO) : 0;
-  fclose(f);
-  if (err) return err;
-  buf[n] = '\0';
-  *out = buf;
-  while (!out->empty() && (out->back() == '\n' || out->back() == ' ')) out->pop_back();
-  return 0;
-}
-
-// The last component of a symbolic link's target ("" if none).
-std::string link_name(const std::string& path) {
-  char buf[4096];
-  ssize_t n = readlink(path.c_str(), buf, sizeof(buf) - 1);
-  if (n <= 0) return "";
-  buf[n] = '\0';
-  const char* slash = strrchr(buf, '/');
-  return slash ? slash + 1 : buf;
-}
-
-struct Nic {
-  std::string name, pci, policy, mode;
-  std::map<std::string, uint64_t> numbers;
-};
-
-// Reads <net>/<name>/exofusion/; on failure reports it and returns false.
-bool read_nic(const Paths& p, const std::string& name, Nic* nic) {
-  std::string dir = p.net + "/" + name;
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    fail("nic: unknown interface '%s': no %s (%s)", name.c_str(), dir.c_str(), strerror(errno));
-    return false;
-  }
-  std::string ours = dir + "/exofusion";
-  if (stat(ours.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    std::string driver = link_name(dir + "/device/driver");
-    fail("nic: %s is not an exofusion NIC: no %s (%s)%s%s", name.c_str(), ours.c_str(),
-         strerror(ENOENT), driver.empty() ? "" : "; its driver is ", driver.c_str());
-    return false;
-  }
-  nic->name = name;
-  nic->pci = link_name(dir + "/device");
-  if (nic->pci.empty()) nic->pci = "?";
-  for (const char* word : {"policy", "mode"}) {
-    std::string v;
-    int err = read_value(ours + "/" + word, &v);
-    if (err) {
-      fail("nic: cannot read %s/%s (%s)", ours.c_str(), word, strerror(err));
-      return false;
-    }
-    (word[0] == 'p' ? nic->policy : nic->mode) = v;
-  }
-  for (const char* key : kNumbers) {
-    std::string v;
-    uint64_t n;
-    int err = read_value(ours + "/" + key, &v);
-    if (err) {
-      fail("nic: cannot read %s/%s (%s)", ours.c_str(), key, strerror(err));
-      return false;
-    }
-    if (!parse_decimal(v.c_str(), &n)) {
-      fail("nic: %s/%s: '%s' is not a decimal number (%s)", ours.c_str(), key,
-           printable(v).c_str(), strerror(EINVAL));
-      return false;
-    }
-    nic->numbers[key] = n;
-  }
-  return true;
-}
-
-// The interfaces with an exofusion directory, sorted by name.
-bool list_nics(const Paths& p, std::vector<std::string>* out) {
-  DIR* d = opendir(p.net.c_str());
-  if (!d) {
-    fail("nic: cannot list %s (%s)", p.net.c_str(), strerror(errno));
-    return false;
-  }
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    struct stat st;
-    std::string ours = p.net + "/" + e->d_name + "/exofusion";
-    if (stat(ours.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) out->push_back(e->d_name);
-  }
-  closedir(d);
-  std::sort(out->begin(), out->end());
-  return true;
-}
 
 // --- nicinfo: the history of each NIC ---
 
@@ -153,18 +34,6 @@ struct Change {
   std::string from, to, reason;
 };
 using Histories = std::map<std::string, std::vector<Change>>;
-
-std::vector<std::string> words_of(const std::string& text) {
-  std::vector<std::string> words;
-  size_t i = 0;
-  while ((i = text.find_first_not_of(" \t", i)) != std::string::npos) {
-    size_t end = text.find_first_of(" \t", i);
-    if (end == std::string::npos) end = text.size();
-    words.push_back(text.substr(i, end - i));
-    i = end;
-  }
-  return words;
-}
 
 // KEY VALUE pairs from words[first..]; false with |why| set if malformed.
 bool pairs(const std::vector<std::string>& w, size_t first,
@@ -227,14 +96,14 @@ bool parse_nicinfo_line(const std::string& text, std::string* current, Histories
 }
 
 // The histories, or false with |error| saying why they are not there.
-bool read_nicinfo(const Paths& p, Histories* out, std::string* error) {
-  std::string shown = p.nicinfo_env ? std::string(p.nicinfo_env) + "=" + p.nicinfo : p.nicinfo;
-  FILE* f = fopen(p.nicinfo.c_str(), "re");
+bool read_nicinfo(const File& file, Histories* out, std::string* error) {
+  std::string shown = file.shown();
+  FILE* f = fopen(file.path.c_str(), "re");
   if (!f) {
     int err = errno;
     *error = "cannot read " + shown + " (" + strerror(err) + ")";
     if (err == EACCES || err == EPERM) *error += ": run fusionctl as root";
-    if (err == ENOENT && !p.nicinfo_env)
+    if (err == ENOENT && !file.env)
       *error += ": is debugfs mounted (mount -t debugfs none /sys/kernel/debug)?";
     return false;
   }
@@ -250,7 +119,7 @@ bool read_nicinfo(const Paths& p, Histories* out, std::string* error) {
     ++line;
     ok = parse_nicinfo_line(text, &current, out, &why);
     if (!ok)
-      *error = "malformed " + p.nicinfo + ", line " + std::to_string(line) + ": " +
+      *error = "malformed " + file.path + ", line " + std::to_string(line) + ": " +
                printable(why) + ": '" + printable(text) + "'";
   }
   free(buf);
@@ -306,8 +175,8 @@ void print_nic(const Nic& n, const Histories* histories, const std::string& hist
            static_cast<unsigned long long>(c.rate_pps), batch_text(c.batch_x16).c_str());
 }
 
-int write_policy(const Paths& p, const std::string& name, const char* policy) {
-  std::string path = p.net + "/" + name + "/exofusion/policy";
+int write_policy(const File& net, const std::string& name, const char* policy) {
+  std::string path = net.path + "/" + name + "/exofusion/policy";
   int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);  // O_TRUNC: for a test's file
   if (fd < 0) {
     int err = errno;
@@ -329,7 +198,7 @@ int write_policy(const Paths& p, const std::string& name, const char* policy) {
 }
 
 int run_nic(const Args& args) {
-  Paths p = paths();
+  File net = net_sysfs();
   const char* mode = args.given("--mode") ? args.text("--mode", "") : nullptr;
   if (mode) {
     bool known = false;
@@ -343,23 +212,22 @@ int run_nic(const Args& args) {
   }
 
   std::vector<std::string> names;
-  if (args.operand_count()) {
+  std::string error;
+  if (args.operand_count())
     names.push_back(args.operand(0));
-  } else if (!list_nics(p, &names)) {
-    return kExitFailure;
-  }
+  else if (!list_nics(net, &names, &error))
+    return fail("nic: %s", error.c_str());
   std::vector<Nic> nics(names.size());
   for (size_t i = 0; i < names.size(); ++i)
-    if (!read_nic(p, names[i], &nics[i])) return kExitFailure;
-  if (mode) return write_policy(p, names[0], mode);
+    if (!read_nic(net, names[i], &nics[i], &error)) return fail("nic: %s", error.c_str());
+  if (mode) return write_policy(net, names[0], mode);
 
   if (nics.empty()) {
-    printf("no exofusion NIC (none of %s/*/exofusion/)\n", p.net.c_str());
+    printf("no exofusion NIC (none of %s/*/exofusion/)\n", net.path.c_str());
     return kExitOk;
   }
   Histories histories;
-  std::string error;
-  bool have = read_nicinfo(p, &histories, &error);
+  bool have = read_nicinfo(nicinfo_file(), &histories, &error);
   for (size_t i = 0; i < nics.size(); ++i) {
     if (i) printf("\n");
     print_nic(nics[i], have ? &histories : nullptr, error);
