@@ -27,13 +27,30 @@ int exo_core_plan_ring(const struct exo_create_req *req, struct exo_ring_info *i
 void exo_core_init_ring(void *region, const struct exo_ring_info *info);
 
 /*
+ * What was wrong when a call below gave -EBADMSG (*fault): the corruption
+ * the kernel saw in shared state, for its ring_error tracepoint.
+ */
+enum exo_core_fault {
+	EXO_FAULT_NONE = 0,
+	EXO_FAULT_POSITIONS,	/* SPSC: consumer ahead of the producer, or a lap behind */
+	/* a cell's sequence no honest party writes, or a position that never settles */
+	EXO_FAULT_SEQUENCE,
+	EXO_FAULT_SLOT_TYPE,	/* a published message of no known type */
+	EXO_FAULT_INLINE_LEN,	/* an inline message longer than EXO_INLINE_MAX */
+	EXO_FAULT_ZC_DESC,	/* a zero-copy descriptor outside the pool */
+};
+
+/*
  * Whether a waiter of kind |which| (EXO_WAIT_*) can make progress: 1, 0
  * (wait for the peer; also for kinds that do not exist), or -EBADMSG: the
  * shared state is one no honest party produces, and waiting for it to
  * change could last for ever. Agrees with exo_core_read()/exo_core_write():
  * those give -EAGAIN only on a ring this calls 0 (or that moved since).
+ * *fault says what was wrong on -EBADMSG (enum exo_core_fault), else
+ * EXO_FAULT_NONE.
  */
-int exo_core_ready(void *region, const struct exo_ring_info *info, unsigned int which);
+int exo_core_ready(void *region, const struct exo_ring_info *info, unsigned int which,
+		   unsigned int *fault);
 /* Announces a sleeper of kind |which|: sets need_wakeup. */
 void exo_core_announce_sleep(void *region, const struct exo_ring_info *info, unsigned int which);
 /* Clears need_wakeup of |which| and bumps its wake_seq: a wake-up is due. */
@@ -50,12 +67,13 @@ unsigned int exo_core_pending_wakeups(void *region, const struct exo_ring_info *
  * which a read drops, or positions and sequences no honest party makes).
  * A read copies the message out before it takes it: on -EFAULT the message
  * is still queued. *wake gets the kinds whose sleepers must be woken (see
- * exo_core_pending_wakeups).
+ * exo_core_pending_wakeups), *fault what was wrong on -EBADMSG (as for
+ * exo_core_ready).
  */
 long exo_core_read(void *region, const struct exo_ring_info *info, void *ubuf,
-		   unsigned long len, unsigned int *wake);
+		   unsigned long len, unsigned int *wake, unsigned int *fault);
 long exo_core_write(void *region, const struct exo_ring_info *info, const void *ubuf,
-		    unsigned long len, unsigned int *wake);
+		    unsigned long len, unsigned int *wake, unsigned int *fault);
 
 /* Fills what shared memory says of the ring; the shim adds its own. */
 void exo_core_stats(void *region, const struct exo_ring_info *info, struct exo_ring_stats *out);

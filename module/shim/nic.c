@@ -33,6 +33,7 @@
 
 #include "module/shim/nic.h"
 #include "module/shim/shim.h"
+#include "module/shim/trace.h"
 
 static char *nic_slots = "";
 module_param(nic_slots, charp, 0444);
@@ -690,6 +691,7 @@ static void exo_nic_mode_changed(struct exo_nic *nic, const struct exo_nic_mode_
 	struct exo_nic_mode_settings s;
 
 	exo_nic_mode_settings(nic->ctl, &s);
+	trace_nic_mode(nic->netdev, ch, READ_ONCE(nic->policy));
 	netdev_dbg(nic->netdev, "mode %s -> %s (%s, rate %u pps, batch %u/16)\n",
 		   exo_nic_mode_name(ch->from) ?: "?", exo_nic_mode_name(ch->to) ?: "?",
 		   exo_nic_mode_reason_name(ch->reason) ?: "?", ch->rate_pps, ch->batch_x16);

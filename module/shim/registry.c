@@ -23,6 +23,7 @@
 
 #include "module/core/core_api.h"
 #include "module/shim/shim.h"
+#include "module/shim/trace.h"
 
 /*
  * Every minor a char device may have: rings run out of memory (each holds
@@ -280,6 +281,8 @@ static int exo_ring_register(struct exo_ring *ring)
 	if (err)
 		goto out_erase;
 	hash_add(exo_names, &ring->name_node, exo_name_hash(ring->name));
+	/* Under the lock: a destroy's ring_destroy cannot come first. */
+	trace_ring_create(ring);
 	mutex_unlock(&exo_registry_lock);
 	return 0;
 
@@ -328,6 +331,7 @@ out_free:
 /* Unlinks the node and drops the registry's reference; users keep going. */
 static void exo_ring_unpublish_locked(struct exo_ring *ring)
 {
+	trace_ring_destroy(ring);
 	exo_ring_hangup(ring);
 	xa_erase(&exo_rings, ring->minor);
 	hash_del(&ring->name_node);

@@ -22,6 +22,7 @@
 
 #include "module/core/core_api.h"
 #include "module/shim/shim.h"
+#include "module/shim/trace.h"
 
 /*
  * Sleeping, and what it costs others.
@@ -61,7 +62,23 @@ static const __poll_t exo_poll_key[EXO_WAIT_NR] = {
 /* 1 ready, 0 not (wait), -EBADMSG corrupt (never wait): see exo_core_ready(). */
 static int exo_state(struct exo_ring *ring, unsigned int which)
 {
-	return exo_core_ready(ring->region, &ring->info, which);
+	unsigned int fault;
+
+	return exo_core_ready(ring->region, &ring->info, which, &fault);
+}
+
+/* The same; on -EBADMSG @fault says what was wrong (enum exo_core_fault). */
+static int exo_state_fault(struct exo_ring *ring, unsigned int which, unsigned int *fault)
+{
+	return exo_core_ready(ring->region, &ring->info, which, fault);
+}
+
+/* The kernel found @ring corrupted (-EBADMSG) in @op of kind @which: counted, traced. */
+static void exo_ring_error(struct exo_ring *ring, unsigned int op, unsigned int which,
+			   unsigned int fault)
+{
+	atomic64_inc(&ring->counters.kernel_errors);
+	trace_ring_error(ring, op, which, fault);
 }
 
 static unsigned long exo_recheck_period(void)
@@ -154,9 +171,12 @@ static void exo_recheck_fn(struct timer_list *t)
 	else
 		s->rechecks = 0;
 	spin_unlock(&s->lock);
-	for (which = 0; which < EXO_WAIT_NR; which++)
-		if (wake & (1u << which))
-			wake_up_interruptible_poll(&ring->wq[which], exo_poll_key[which]);
+	for (which = 0; which < EXO_WAIT_NR; which++) {
+		if (!(wake & (1u << which)))
+			continue;
+		trace_ring_wake(ring, which, EXO_TRACE_WAKE_RECHECK);
+		wake_up_interruptible_poll(&ring->wq[which], exo_poll_key[which]);
+	}
 }
 
 /* The barrier of an announcement of @which, deferred to a grace period. */
@@ -264,6 +284,7 @@ void exo_ring_wake(struct exo_ring *ring, unsigned int kinds)
 		atomic_inc(&ring->wake_gen[which]);
 		wake_up_interruptible_poll(&ring->wq[which], exo_poll_key[which]);
 		atomic64_inc(&ring->counters.wakeups);
+		trace_ring_wake(ring, which, EXO_TRACE_WAKE_PEER);
 	}
 }
 
@@ -276,7 +297,8 @@ static bool exo_wait_over(struct exo_ring *ring, unsigned int which, int gen)
 /*
  * Sleeps until @which may make progress, a wake-up, destroy, a signal or
  * @timeout. Returns 0 (re-check), -ETIMEDOUT, -ERESTARTSYS, -EBADMSG (a
- * corrupted ring: waiting would be for ever) or -EPIPE (destroyed).
+ * corrupted ring: waiting would be for ever; @fault says why) or -EPIPE
+ * (destroyed).
  *
  * A waker clears need_wakeup, then bumps wake_gen, then wakes the queue. A
  * sleeper whose announcement that clear erased (it announced after another
@@ -284,12 +306,13 @@ static bool exo_wait_over(struct exo_ring *ring, unsigned int which, int gen)
  * wake_gen move past its snapshot and returns, instead of sleeping with no
  * one left to wake it; the caller re-checks and announces again.
  */
-static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeout)
+static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeout,
+			   unsigned int *fault)
 {
 	int gen, state;
 	long ret;
 
-	state = exo_state(ring, which);
+	state = exo_state_fault(ring, which, fault);
 	if (state)
 		return state < 0 ? state : 0;
 	if (READ_ONCE(ring->dead))
@@ -298,13 +321,14 @@ static long exo_ring_sleep(struct exo_ring *ring, unsigned int which, long timeo
 		return -ETIMEDOUT;	/* a probe: no announcement, no barrier */
 	gen = exo_announce_sleep(ring, which, true);
 	atomic64_inc(&ring->counters.sleeps);
+	trace_ring_sleep(ring, which, timeout);
 	ret = wait_event_interruptible_timeout(ring->wq[which], exo_wait_over(ring, which, gen),
 					       timeout);
 	if (ret < 0)
 		return -ERESTARTSYS;
 	if (ret == 0)
 		return -ETIMEDOUT;
-	state = exo_state(ring, which);
+	state = exo_state_fault(ring, which, fault);
 	return state < 0 ? state : 0;
 }
 
@@ -335,15 +359,16 @@ static bool exo_wait_valid(struct exo_ring *ring, const struct exo_wait_req *w)
  */
 static long exo_wait(struct exo_ring *ring, const struct exo_wait_req *w)
 {
+	unsigned int fault;
 	long ret;
 
 	if (!exo_wait_valid(ring, w))
 		return -EINVAL;
-	ret = exo_ring_sleep(ring, w->which, exo_timeout_jiffies(w->timeout_ns));
+	ret = exo_ring_sleep(ring, w->which, exo_timeout_jiffies(w->timeout_ns), &fault);
 	if (ret == -ERESTARTSYS && w->timeout_ns >= 0)
 		ret = -ERESTARTNOHAND;
 	if (ret == -EBADMSG)
-		atomic64_inc(&ring->counters.kernel_errors);
+		exo_ring_error(ring, EXO_TRACE_OP_WAIT, w->which, fault);
 	return ret;
 }
 
@@ -435,11 +460,14 @@ static long exo_ring_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	}
 }
 
-static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wake)
+/* After a read (@op, kind EXO_WAIT_DATA) or a write (EXO_WAIT_SPACE). */
+static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wake,
+				unsigned int op, unsigned int fault)
 {
 	exo_ring_wake(ring, wake);
 	if (ret == -EBADMSG)
-		atomic64_inc(&ring->counters.kernel_errors);
+		exo_ring_error(ring, op, op == EXO_TRACE_OP_READ ? EXO_WAIT_DATA : EXO_WAIT_SPACE,
+			       fault);
 	return ret;
 }
 
@@ -451,6 +479,7 @@ static ssize_t exo_ring_io_done(struct exo_ring *ring, long ret, unsigned int wa
  */
 static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned int which)
 {
+	unsigned int fault;
 	long ret;
 
 	if (READ_ONCE(ring->dead))
@@ -468,9 +497,10 @@ static long exo_ring_wait_io(struct file *file, struct exo_ring *ring, unsigned 
 	if (signal_pending(current))
 		return -ERESTARTSYS;
 	cond_resched();
-	ret = exo_ring_sleep(ring, which, MAX_SCHEDULE_TIMEOUT);
+	ret = exo_ring_sleep(ring, which, MAX_SCHEDULE_TIMEOUT, &fault);
 	if (ret == -EBADMSG)
-		atomic64_inc(&ring->counters.kernel_errors);
+		exo_ring_error(ring, which == EXO_WAIT_DATA ? EXO_TRACE_OP_READ :
+			       EXO_TRACE_OP_WRITE, which, fault);
 	return ret;
 }
 
@@ -498,16 +528,17 @@ static void exo_ring_side_unlock(struct exo_ring *ring, unsigned int side)
 static ssize_t exo_ring_read(struct file *file, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct exo_ring *ring = file->private_data;
-	unsigned int wake;
+	unsigned int wake, fault;
 	long ret;
 
 	for (;;) {
 		ret = exo_ring_side_lock(ring, EXO_SIDE_CONSUMER);
 		if (ret)
 			return ret;
-		ret = exo_core_read(ring->region, &ring->info, (__force void *)buf, len, &wake);
+		ret = exo_core_read(ring->region, &ring->info, (__force void *)buf, len,
+				    &wake, &fault);
 		exo_ring_side_unlock(ring, EXO_SIDE_CONSUMER);
-		ret = exo_ring_io_done(ring, ret, wake);
+		ret = exo_ring_io_done(ring, ret, wake, EXO_TRACE_OP_READ, fault);
 		if (ret != -EAGAIN)
 			return ret;
 		ret = exo_ring_wait_io(file, ring, EXO_WAIT_DATA);
@@ -529,17 +560,17 @@ static ssize_t exo_ring_write(struct file *file, const char __user *buf, size_t 
 			      loff_t *ppos)
 {
 	struct exo_ring *ring = file->private_data;
-	unsigned int wake;
+	unsigned int wake, fault;
 	long ret;
 
 	for (;;) {
 		ret = exo_ring_side_lock(ring, EXO_SIDE_PRODUCER);
 		if (ret)
 			return ret;
-		ret = exo_core_write(ring->region, &ring->info, (__force const void *)buf, len,
-				     &wake);
+		ret = exo_core_write(ring->region, &ring->info, (__force const void *)buf,
+				     len, &wake, &fault);
 		exo_ring_side_unlock(ring, EXO_SIDE_PRODUCER);
-		ret = exo_ring_io_done(ring, ret, wake);
+		ret = exo_ring_io_done(ring, ret, wake, EXO_TRACE_OP_WRITE, fault);
 		if (ret != -EAGAIN)
 			return ret;
 		ret = exo_ring_wait_io(file, ring, exo_write_waits_for(ring, len));

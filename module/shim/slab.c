@@ -41,6 +41,7 @@
 
 #include "module/core/slab/slab_api.h"
 #include "module/shim/shim.h"
+#include "module/shim/trace.h"
 
 static bool slab_debug;
 module_param(slab_debug, bool, 0444);
@@ -195,16 +196,34 @@ bool exo_slab_backend_is_kmem(void)
 	return exo_use_kmem;
 }
 
+/*
+ * The magazine resize of the tick, shrink or reclaim of @kc that ran since
+ * its count of resizes was @before (one a call at most), traced. Those
+ * calls are serialised by exo_kcaches_lock.
+ */
+static void exo_slab_trace_resize(struct exo_kcache *kc, unsigned int before)
+{
+	struct exo_slab_resize_event e;
+
+	if (exo_slab_resizes(kc->core, &e) != before)
+		trace_slab_resize(kc->name, &e);
+}
+
 /* --- the periodic tick --------------------------------------------------- */
 
 static void exo_slab_tick_all(void)
 {
 	struct exo_kcache *kc;
+	unsigned int resizes;
 
 	mutex_lock(&exo_kcaches_lock);
-	list_for_each_entry(kc, &exo_kcaches, node)
-		if (kc->core)
-			exo_slab_tick(kc->core);
+	list_for_each_entry(kc, &exo_kcaches, node) {
+		if (!kc->core)
+			continue;
+		resizes = exo_slab_resizes(kc->core, NULL);
+		exo_slab_tick(kc->core);
+		exo_slab_trace_resize(kc, resizes);
+	}
 	mutex_unlock(&exo_kcaches_lock);
 }
 
@@ -245,18 +264,31 @@ static void exo_slab_drain_all_locked(void)
 		flush_work(per_cpu_ptr(&exo_slab_drain_work, cpu));
 }
 
-/* Every CPU's magazines, then every depot and empty slab, go back. */
+/*
+ * Every CPU's magazines, then every depot and empty slab, go back. The
+ * slab_shrink event's objects are what the cache could free then (all of
+ * it goes), counted only when the event is on.
+ */
 static unsigned long exo_slab_shrink_all(bool pressure)
 {
 	struct exo_kcache *kc;
-	unsigned long pages = 0;
+	unsigned long pages = 0, got, objects;
+	unsigned int resizes;
 
 	cpus_read_lock();
 	mutex_lock(&exo_kcaches_lock);
 	exo_slab_drain_all_locked();
-	list_for_each_entry(kc, &exo_kcaches, node)
-		if (kc->core)
-			pages += exo_slab_shrink(kc->core, pressure);
+	list_for_each_entry(kc, &exo_kcaches, node) {
+		if (!kc->core)
+			continue;
+		objects = trace_slab_shrink_enabled() ? exo_slab_reclaimable(kc->core) : 0;
+		resizes = exo_slab_resizes(kc->core, NULL);
+		got = exo_slab_shrink(kc->core, pressure);
+		pages += got;
+		trace_slab_shrink(kc->name, pressure ? EXO_TRACE_SHRINK_PRESSURE :
+				  EXO_TRACE_SHRINK_CTL, 0, objects, got);
+		exo_slab_trace_resize(kc, resizes);
+	}
 	mutex_unlock(&exo_kcaches_lock);
 	cpus_read_unlock();
 	return pages;
@@ -301,13 +333,18 @@ static unsigned long exo_slab_count(struct shrinker *shrinker, struct shrink_con
 static unsigned long exo_slab_scan_caches(unsigned long nr, unsigned long *pages)
 {
 	struct exo_kcache *kc;
-	unsigned long freed = 0, p;
+	unsigned long freed = 0, got, p;
+	unsigned int resizes;
 
 	*pages = 0;
 	list_for_each_entry(kc, &exo_kcaches, node) {
 		if (!kc->core || freed >= nr)
 			continue;
-		freed += exo_slab_reclaim(kc->core, nr - freed, true, &p);
+		resizes = exo_slab_resizes(kc->core, NULL);
+		got = exo_slab_reclaim(kc->core, nr - freed, true, &p);
+		trace_slab_shrink(kc->name, EXO_TRACE_SHRINK_SCAN, nr - freed, got, p);
+		exo_slab_trace_resize(kc, resizes);
+		freed += got;
 		*pages += p;
 	}
 	return freed;

@@ -269,7 +269,10 @@ void CheckedRing::read(u32 len, bool fault) {
 void CheckedRing::ready(u32 which) {
   if (failed()) return;
   ++ops_;
-  int ret = exo_core_ready(region_.base(), &region_.info(), which);
+  unsigned int fault;
+  int ret = exo_core_ready(region_.base(), &region_.info(), which, &fault);
+  if ((ret == -EBADMSG) != (fault != EXO_FAULT_NONE))
+    return fail("ready(%u) returned %d with fault %u", which, ret, fault);
   if (ret != 0 && ret != 1 && ret != -EBADMSG) return fail("ready(%u) returned %d", which, ret);
   if (which >= EXO_WAIT_NR && ret) return fail("ready(%u) of no such kind returned %d", which, ret);
   // Readiness and the calls agree: not ready makes a read -EAGAIN and

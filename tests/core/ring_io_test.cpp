@@ -56,10 +56,11 @@ class RingIo : public testing::TestWithParam<u32> {
   // Reads into a buffer of exactly |room| bytes (ASan catches overflows);
   // |got| receives the message. Whatever the result, the read may write
   // no byte of the buffer past the length it returns.
-  long receive(u32 room, std::vector<u8>* got = nullptr, unsigned int* wake = nullptr) {
+  long receive(u32 room, std::vector<u8>* got = nullptr, unsigned int* wake = nullptr,
+               unsigned int* fault = nullptr) {
     std::unique_ptr<u8[]> buf(new u8[room]);
     memset(buf.get(), kUnwritten, room);
-    long ret = ring_.read(buf.get(), room, wake);
+    long ret = ring_.read(buf.get(), room, wake, fault);
     u32 written = ret > 0 && ret <= static_cast<long>(room) ? static_cast<u32>(ret) : 0;
     for (u32 i = written; i < room; ++i) {
       if (buf[i] != kUnwritten) {
@@ -89,7 +90,10 @@ class RingIo : public testing::TestWithParam<u32> {
   void announce_all() {
     for (unsigned int which = 0; which < EXO_WAIT_NR; ++which) announce(which);
   }
-  int ready(unsigned int which) { return exo_core_ready(ring_.base(), &ring_.info(), which); }
+  int ready(unsigned int which, unsigned int* fault = nullptr) {
+    unsigned int ignored;
+    return exo_core_ready(ring_.base(), &ring_.info(), which, fault ? fault : &ignored);
+  }
 
   // The slot of the last message written, to corrupt it before the read.
   exo_slot& last_written_slot() { return ring_.slot_at(ring_.header()->prod.pos - 1); }
@@ -267,6 +271,40 @@ TEST_P(RingIo, ShortReadBufferIsMsgsizeWithoutClaimingAMalformedSlot) {
   EXPECT_EQ(ring_.queued_messages(), 0u);
 }
 
+// What the kernel saw wrong (the ring_error tracepoint's reason): an SPSC
+// producer compares the two positions, every other party a cell's sequence.
+TEST_P(RingIo, CorruptStateNamesWhatWasWrong) {
+  const bool spsc = GetParam() == EXO_MODE_SPSC;
+  unsigned int fault = ~0u;
+  EXPECT_EQ(ready(EXO_WAIT_SPACE, &fault), 1);
+  EXPECT_EQ(fault, EXO_FAULT_NONE);
+
+  // A consumer position ahead of the producer's.
+  header()->cons.pos = header()->prod.pos + 1;
+  ASSERT_EQ(ready(EXO_WAIT_SPACE, &fault), spsc ? -EBADMSG : 1);
+  EXPECT_EQ(fault, spsc ? EXO_FAULT_POSITIONS : EXO_FAULT_NONE);
+  // A producer more than a lap ahead of the consumer: a write sees it too.
+  ring_.reset();
+  header()->prod.pos = kCapacity + 1;
+  if (spsc) {
+    ASSERT_EQ(ready(EXO_WAIT_SPACE, &fault), -EBADMSG);
+    EXPECT_EQ(fault, EXO_FAULT_POSITIONS);
+    fault = ~0u;
+    EXPECT_EQ(ring_.write(pattern(4).data(), 4, nullptr, &fault), -EBADMSG);
+    EXPECT_EQ(fault, EXO_FAULT_POSITIONS);
+  }
+
+  // The next message's cell holds a sequence no honest party writes.
+  ring_.reset();
+  header()->prod.pos = 1;
+  ring_.slot_at(0).seq = 0x5eed;
+  ASSERT_EQ(ready(EXO_WAIT_DATA, &fault), -EBADMSG);
+  EXPECT_EQ(fault, EXO_FAULT_SEQUENCE);
+  fault = ~0u;
+  EXPECT_EQ(receive(kBufSize, nullptr, nullptr, &fault), -EBADMSG);
+  EXPECT_EQ(fault, EXO_FAULT_SEQUENCE);
+}
+
 TEST(RingIoWithoutPool, WriteBeyondInlineMaxIsMsgsize) {
   TestRegion ring({kCapacity, EXO_MODE_SPSC});
   std::vector<u8> msg = pattern(EXO_INLINE_MAX + 1);
@@ -397,15 +435,17 @@ TEST_P(RingIo, ZeroCopyReadIntoFaultingPointerIsNegativeEfaultAndKeepsMessageAnd
 class RingIoCorruptSlot : public RingIo {
  protected:
   template <typename Corrupt>
-  void expect_bad_message_then_next(u32 bad_len, Corrupt corrupt, bool buffer_back = false) {
+  void expect_bad_message_then_next(u32 bad_len, unsigned int fault, Corrupt corrupt,
+                                    bool buffer_back = false) {
     ring_.reset();
     ASSERT_EQ(send(pattern(bad_len)), bad_len);
     corrupt(last_written_slot());
     std::vector<u8> good = pattern(9, 1), got;
     ASSERT_EQ(send(good), 9);
     announce_all();
-    unsigned int wake = ~0u;
-    EXPECT_EQ(receive(kBufSize, nullptr, &wake), -EBADMSG);
+    unsigned int wake = ~0u, what = EXO_FAULT_NONE;
+    EXPECT_EQ(receive(kBufSize, nullptr, &wake, &what), -EBADMSG);
+    EXPECT_EQ(what, fault) << "the ring_error tracepoint's reason";
     EXPECT_EQ(wake, kSpace | (buffer_back ? kBuffer : 0u)) << "the slot is freed";
     EXPECT_EQ(ring_.queued_messages(), 1u);
     ASSERT_EQ(receive(kBufSize, &got), 9);
@@ -416,14 +456,14 @@ class RingIoCorruptSlot : public RingIo {
 TEST_P(RingIoCorruptSlot, UnknownTypeIsBadMessage) {
   for (u8 type : {0, 3, 0x80, 0xff}) {
     SCOPED_TRACE(testing::Message() << "type " << int{type});
-    expect_bad_message_then_next(5, [&](exo_slot& s) { s.type = type; });
+    expect_bad_message_then_next(5, EXO_FAULT_SLOT_TYPE, [&](exo_slot& s) { s.type = type; });
   }
 }
 
 TEST_P(RingIoCorruptSlot, InlineLengthAbove56IsBadMessage) {
   for (u16 len : {u16{EXO_INLINE_MAX + 1}, u16{64}, u16{0xffff}}) {
     SCOPED_TRACE(testing::Message() << "len " << len);
-    expect_bad_message_then_next(5, [&](exo_slot& s) { s.len = len; });
+    expect_bad_message_then_next(5, EXO_FAULT_INLINE_LEN, [&](exo_slot& s) { s.len = len; });
   }
 }
 
@@ -444,7 +484,7 @@ TEST_P(RingIoCorruptSlot, ZeroCopyDescriptorOutsidePoolIsBadMessage) {
     // and buffer 0 stays lost to the scribbler, as it would on a real ring.
     bool names_the_real_buffer = bad.buf == 0;
     expect_bad_message_then_next(
-        100,
+        100, EXO_FAULT_ZC_DESC,
         [&](exo_slot& s) {
           ASSERT_EQ(desc_of(s).buf, 0u);
           exo_zc_desc desc = {bad.buf, bad.offset, bad.len, 0};

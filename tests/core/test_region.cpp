@@ -50,14 +50,17 @@ void TestRegion::rebase(u64 msg_pos, u64 free_pos) {
   h->free_cons.pos = free_pos;  // a search hint: any value must work
 }
 
-long TestRegion::write(const void* buf, unsigned long len, unsigned int* wake) {
-  unsigned int ignored;
-  return exo_core_write(base_, &info_, buf, len, wake ? wake : &ignored);
+long TestRegion::write(const void* buf, unsigned long len, unsigned int* wake,
+                       unsigned int* fault) {
+  unsigned int ignored_wake, ignored_fault;
+  return exo_core_write(base_, &info_, buf, len, wake ? wake : &ignored_wake,
+                        fault ? fault : &ignored_fault);
 }
 
-long TestRegion::read(void* buf, unsigned long len, unsigned int* wake) {
-  unsigned int ignored;
-  return exo_core_read(base_, &info_, buf, len, wake ? wake : &ignored);
+long TestRegion::read(void* buf, unsigned long len, unsigned int* wake, unsigned int* fault) {
+  unsigned int ignored_wake, ignored_fault;
+  return exo_core_read(base_, &info_, buf, len, wake ? wake : &ignored_wake,
+                       fault ? fault : &ignored_fault);
 }
 
 }  // namespace exo_test

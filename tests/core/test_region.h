@@ -57,8 +57,11 @@ class TestRegion {
   exo::RingView view() const { return exo::RingView(base_, info_); }
 
   // The core's C API on this region; |wake| may be omitted.
-  long write(const void* buf, unsigned long len, unsigned int* wake = nullptr);
-  long read(void* buf, unsigned long len, unsigned int* wake = nullptr);
+  // |fault| gets what was wrong on -EBADMSG (enum exo_core_fault).
+  long write(const void* buf, unsigned long len, unsigned int* wake = nullptr,
+             unsigned int* fault = nullptr);
+  long read(void* buf, unsigned long len, unsigned int* wake = nullptr,
+            unsigned int* fault = nullptr);
 
   // Buffers currently free, from the bitmap.
   u64 free_buffers() const { return view().free_buffer_count(); }

@@ -66,20 +66,37 @@ u32 pending_wakeups(RingView& view, u32 kinds) {
   return due;
 }
 
-// What a call that found the ring not ready returns: -EAGAIN to wait for
-// the peer, -EBADMSG when waiting would be for a state that cannot come.
-long not_ready(RingState state) { return state == RingState::kCorrupt ? -kEBADMSG : -kEAGAIN; }
+// What a kCorrupt state of kind |which| means: an SPSC producer compares
+// the two positions (single_room), every other party a cell's sequence
+// with its position (classify, or a claim whose retries ran out).
+u32 corruption_of(const RingView& view, u32 which) {
+  return which == EXO_WAIT_SPACE && view.info().mode == EXO_MODE_SPSC ? EXO_FAULT_POSITIONS
+                                                                       : EXO_FAULT_SEQUENCE;
+}
+
+long bad_message(u32 what, u32* fault) {
+  *fault = what;
+  return -kEBADMSG;
+}
+
+// What a call of kind |which| that found the ring not ready returns: -EAGAIN
+// to wait for the peer, -EBADMSG (and *fault) when waiting would be for a
+// state that cannot come.
+long not_ready(const RingView& view, RingState state, u32 which, u32* fault) {
+  return state == RingState::kCorrupt ? bad_message(corruption_of(view, which), fault) : -kEAGAIN;
+}
 
 // Copies the message of |slot| (a snapshot) to the caller: its length,
-// -EFAULT, or -EBADMSG for a malformed slot.
-long copy_message(RingView& view, const exo_slot& slot, void* ubuf) {
+// -EFAULT, or -EBADMSG (and *fault) for a malformed slot.
+long copy_message(RingView& view, const exo_slot& slot, void* ubuf, u32* fault) {
   if (slot.type == EXO_MSG_ZEROCOPY) {
     exo_zc_desc desc = zc_desc_of(slot);
     const u8* payload = view.zc_payload(desc);
-    if (!payload) return -kEBADMSG;
+    if (!payload) return bad_message(EXO_FAULT_ZC_DESC, fault);
     return exo_plat_copy_to_user(ubuf, payload, desc.len) ? -kEFAULT : static_cast<long>(desc.len);
   }
-  if (slot.type != EXO_MSG_INLINE || slot.len > EXO_INLINE_MAX) return -kEBADMSG;
+  if (slot.type != EXO_MSG_INLINE) return bad_message(EXO_FAULT_SLOT_TYPE, fault);
+  if (slot.len > EXO_INLINE_MAX) return bad_message(EXO_FAULT_INLINE_LEN, fault);
   return exo_plat_copy_to_user(ubuf, slot.data, slot.len) ? -kEFAULT : slot.len;
 }
 
@@ -92,15 +109,15 @@ constexpr u32 kReadAttempts = 64;
 // for the next read. (An MPMC claim can then lose to another consumer: the
 // copy was of a message that is not ours, and we try the next one.) A
 // malformed message is claimed and dropped, or it would jam the ring.
-long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
+long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds, u32* fault) {
   if (len < max_message_size(view)) return -kEMSGSIZE;
   SeqRing<exo_slot>& ring = view.messages();
   for (u32 attempt = 0; attempt < kReadAttempts; ++attempt) {
     u64 pos = 0;
     RingState state = ring.peek_consume(&pos);
-    if (state != RingState::kReady) return not_ready(state);
+    if (state != RingState::kReady) return not_ready(view, state, EXO_WAIT_DATA, fault);
     exo_slot slot = snapshot(ring.at(pos));
-    long ret = copy_message(view, slot, ubuf);
+    long ret = copy_message(view, slot, ubuf, fault);
     if (ret == -kEFAULT) return ret;
     if (!ring.claim_consumed_at(pos)) continue;
     ring.release(pos);
@@ -115,29 +132,32 @@ long read_message(RingView& view, void* ubuf, unsigned long len, u32* kinds) {
   return -kEAGAIN;  // others took every message we looked at: they make progress
 }
 
-long write_inline(RingView& view, const void* ubuf, unsigned long len) {
+long write_inline(RingView& view, const void* ubuf, unsigned long len, u32* fault) {
   u8 data[EXO_INLINE_MAX];
   if (exo_plat_copy_from_user(data, ubuf, len)) return -kEFAULT;
   u64 pos = 0;
   RingState state;
-  if (view.messages().claim_produce(1, &pos, &state) == 0) return not_ready(state);
+  if (view.messages().claim_produce(1, &pos, &state) == 0)
+    return not_ready(view, state, EXO_WAIT_SPACE, fault);
   fill_slot(view.messages().at(pos), EXO_MSG_INLINE, data, static_cast<u16>(len));
   view.messages().publish(pos);
   return static_cast<long>(len);
 }
 
-long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* kinds) {
+long write_zerocopy(RingView& view, const void* ubuf, unsigned long len, u32* kinds,
+                    u32* fault) {
   if (!view.has_pool() || len > view.info().buf_size) return -kEMSGSIZE;
   // Best effort: do not take a buffer for a message that has no slot.
   RingState state = view.messages().produce_state();
-  if (state != RingState::kReady) return not_ready(state);
+  if (state != RingState::kReady) return not_ready(view, state, EXO_WAIT_SPACE, fault);
   u32 buf;
   if (!view.take_buffer(&buf)) return -kEAGAIN;
   long ret = -kEFAULT;
   u64 pos = 0;
   if (exo_plat_copy_from_user(view.buffer(buf), ubuf, len) == 0) {
-    ret = view.messages().claim_produce(1, &pos, &state) != 0 ? static_cast<long>(len)
-                                                              : not_ready(state);
+    ret = view.messages().claim_produce(1, &pos, &state) != 0
+              ? static_cast<long>(len)
+              : not_ready(view, state, EXO_WAIT_SPACE, fault);
   }
   if (ret < 0) {
     if (view.return_buffer(buf)) *kinds |= kind_bit(EXO_WAIT_BUFFER);
@@ -166,15 +186,17 @@ int exo_core_plan_ring(const exo_create_req* req, exo_ring_info* info, const cha
 
 void exo_core_init_ring(void* region, const exo_ring_info* info) { exo::init_ring(region, *info); }
 
-int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which) {
+int exo_core_ready(void* region, const exo_ring_info* info, unsigned int which,
+                   unsigned int* fault) {
   EXO_NO_AUTO_INIT RingView view(region, *info);
+  *fault = EXO_FAULT_NONE;
   switch (view.state(which)) {
     case exo::RingState::kReady:
       return 1;
     case exo::RingState::kBlocked:
       return 0;
     default:
-      return -exo::kEBADMSG;
+      return static_cast<int>(exo::bad_message(exo::corruption_of(view, which), fault));
   }
 }
 
@@ -200,20 +222,22 @@ unsigned int exo_core_pending_wakeups(void* region, const exo_ring_info* info, u
 }
 
 long exo_core_read(void* region, const exo_ring_info* info, void* ubuf, unsigned long len,
-                   unsigned int* wake) {
+                   unsigned int* wake, unsigned int* fault) {
   EXO_NO_AUTO_INIT RingView view(region, *info);
   u32 kinds = 0;
-  long ret = exo::read_message(view, ubuf, len, &kinds);
+  *fault = EXO_FAULT_NONE;
+  long ret = exo::read_message(view, ubuf, len, &kinds, fault);
   *wake = kinds ? exo::pending_wakeups(view, kinds) : 0;
   return ret;
 }
 
 long exo_core_write(void* region, const exo_ring_info* info, const void* ubuf, unsigned long len,
-                    unsigned int* wake) {
+                    unsigned int* wake, unsigned int* fault) {
   EXO_NO_AUTO_INIT RingView view(region, *info);
   u32 kinds = 0;
-  long ret = len <= EXO_INLINE_MAX ? exo::write_inline(view, ubuf, len)
-                                   : exo::write_zerocopy(view, ubuf, len, &kinds);
+  *fault = EXO_FAULT_NONE;
+  long ret = len <= EXO_INLINE_MAX ? exo::write_inline(view, ubuf, len, fault)
+                                   : exo::write_zerocopy(view, ubuf, len, &kinds, fault);
   if (ret >= 0) kinds |= exo::kind_bit(EXO_WAIT_DATA);
   *wake = kinds ? exo::pending_wakeups(view, kinds) : 0;
   return ret;

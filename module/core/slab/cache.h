@@ -67,6 +67,8 @@ class Cache {
   void tick();
   void stats(struct exo_slab_stats* out);
   const char* name() const { return name_; }
+  // Magazine-size changes since create, the last in |last| (if any).
+  u32 resizes(exo_slab_resize_event* last) const { return sizer_.last(last); }
 
  private:
   Cache() = default;

@@ -43,4 +43,9 @@ u32 MagazineSizer::trace(exo_slab_resize_event* out) const {
   return n;
 }
 
+u32 MagazineSizer::last(exo_slab_resize_event* out) const {
+  if (out && events_total_) *out = events_[(events_total_ - 1) % EXO_SLAB_TRACE_LEN];
+  return events_total_;
+}
+
 }  // namespace exo::slab

@@ -41,6 +41,8 @@ class MagazineSizer {
   u64 ticks() const { return tick_; }
   // The last events, oldest first; returns how many.
   u32 trace(exo_slab_resize_event* out) const;
+  // Every event since init (a count), the last in |out| when there is one.
+  u32 last(exo_slab_resize_event* out) const;
 
  private:
   void resize(u32 to, u32 reason, u64 ops, u64 misses, u64 contended);

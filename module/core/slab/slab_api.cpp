@@ -62,6 +62,10 @@ void exo_slab_tick(exo_slab_cache* cache) { cache_of(cache)->tick(); }
 
 void exo_slab_get_stats(exo_slab_cache* cache, struct exo_slab_stats* out) { cache_of(cache)->stats(out); }
 
+unsigned int exo_slab_resizes(const exo_slab_cache* cache, struct exo_slab_resize_event* last) {
+  return reinterpret_cast<const Cache*>(cache)->resizes(last);
+}
+
 const char* exo_slab_name(const exo_slab_cache* cache) {
   return reinterpret_cast<const Cache*>(cache)->name();
 }

@@ -146,6 +146,15 @@ unsigned long exo_slab_reclaim(struct exo_slab_cache *cache, unsigned long nr_ob
 void exo_slab_tick(struct exo_slab_cache *cache);
 
 void exo_slab_get_stats(struct exo_slab_cache *cache, struct exo_slab_stats *out);
+/*
+ * Magazine-size changes since create (a count) and, when there was one,
+ * the last in *last (|last| may be NULL). Only exo_slab_tick(),
+ * exo_slab_shrink() and exo_slab_reclaim() change the size, at most once a
+ * call: a caller that serialises them compares counts around a call to
+ * learn whether it resized (the shim's slab_resize tracepoint).
+ */
+unsigned int exo_slab_resizes(const struct exo_slab_cache *cache,
+			      struct exo_slab_resize_event *last);
 const char *exo_slab_name(const struct exo_slab_cache *cache);
 
 #ifdef __cplusplus
