@@ -19,6 +19,7 @@ import time
 import pytest
 
 from paths import binary, binary_for_others
+from tmux_pane import Pane
 
 FUSIONCTL = binary("fusionctl")
 CONTROL = "/dev/exofusion/control"
@@ -1088,57 +1089,73 @@ def test_top_into_a_pipe_prints_reports_one_after_the_other(top_tree):
     assert len(re.findall(r"^fusionctl top: over 0\.\d\d s$", res.stdout, re.M)) == 3
 
 
+def hostile_ring(rings, raw_name, mode="spsc"):
+    """A ring directory whose name is |raw_name| (bytes, as a hostile or
+    corrupted sysfs could hold them)."""
+    name = os.fsdecode(raw_name)
+    set_ring(rings, name, mode=mode, messages=4)
+    return name
+
+
+def test_top_and_list_print_no_escape_sequence_from_a_ring_name_or_mode(top_tree):
+    rings = top_tree["rings"]
+    hostile_ring(rings, b"\x1b]0;owned\x07title", mode="\x1b[2Jspsc")
+    hostile_ring(rings, b"two\nlines")
+    env = top_env(top_tree)
+    for res in (top(top_tree, "--once", "--interval", "0.1"),
+                fusionctl("list", env=env)):
+        assert res.returncode == 0, res.stderr
+        assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+        assert "two?lines" in res.stdout and "?]0;owned?title" in res.stdout
+    res = top(top_tree, "--once", "--interval", "0.1")
+    assert any(line.split()[:2] == ["?]0;owned?title", "?[2Jspsc"]
+               for line in res.stdout.splitlines())
+
+
+def test_top_json_is_valid_utf8_whatever_bytes_a_name_holds(top_tree):
+    rings = top_tree["rings"]
+    hostile_ring(rings, b"bad\xff\xc0\xafname")   # not UTF-8; an overlong "/"
+    hostile_ring(rings, b"caf\xc3\xa9")            # UTF-8, kept
+    hostile_ring(rings, b"cut\xe2\x82")            # a sequence cut short
+    res = subprocess.run([str(FUSIONCTL), "top", "--once", "--json", "--interval", "0.1"],
+                         env=top_env(top_tree), capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout.decode("utf-8"))  # strict: any invalid byte raises
+    names = [r["name"] for r in report["rings"]]
+    assert "bad\ufffd\ufffd\ufffdname" in names and "caf\u00e9" in names
+    assert "cut\ufffd\ufffd" in names
+
+
+def test_top_and_slab_hit_rates_stay_within_100_percent_when_counters_near_2_64(top_tree):
+    huge = 2**64 - 1
+    top_tree["slabinfo"].write_text(SLABINFO.replace("alloc_hits 30 free_hits 10",
+                                                     f"alloc_hits {huge} free_hits 1"))
+    report = json.loads(top(top_tree, "--once", "--json", "--interval", "0.1").stdout)
+    cache = report["slab"]["caches"][0]
+    assert cache["hits"] == huge  # not 0: the sum stops at 2^64-1 instead of wrapping
+    assert 0 <= cache["hit_rate_total"] <= 100
+    res = fusionctl("slab", env=top_env(top_tree))
+    assert res.returncode == 0, res.stderr
+    assert "cpu    hit rate 100.0%" in res.stdout
+
+
+def test_slab_and_nic_print_no_escape_sequence_from_their_files(top_tree):
+    hostile = SLABINFO.replace("cache exo_ring", "cache \x1b]0;owned\x07ring").replace(
+        "reason grow-misses", "reason \x1b[2Jgrow")
+    top_tree["slabinfo"].write_text(hostile)
+    res = slab(info=top_tree["slabinfo"])
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "?]0;owned?ring: size 272" in res.stdout
+    mode = top_tree["net"] / "eth1" / "exofusion" / "mode"
+    mode.write_text("\x1b[31mred\n")
+    res = nic("eth1", net=top_tree["net"])
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "mode ?[31mred" in res.stdout
+
+
 # --- top's live view, in a tmux pane ---
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-class Pane:
-    """A detached tmux session of its own (own socket) running |command|
-    in sh, 100x30; the shell records the terminal's settings before and
-    after, and the exit status."""
-
-    def __init__(self, tmp_path, command, env):
-        self.tmp = tmp_path
-        self.socket = str(tmp_path / "tmux.sock")
-        script = tmp_path / "run.sh"
-        # The shell traps ^C so that it outlives top to record what happened.
-        script.write_text(f"trap : INT\nstty -g > {tmp_path}/before\n{command}\necho status=$? > "
-                          f"{tmp_path}/status\nstty -g > {tmp_path}/after\nsleep 600\n")
-        env_args = [f"{k}={v}" for k, v in env.items() if k.startswith("EXO_")]
-        subprocess.run(["tmux", "-S", self.socket, "new-session", "-d", "-x", "100", "-y", "30",
-                        "env", *env_args, "sh", str(script)], check=True, timeout=30)
-
-    def tmux(self, *args):
-        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True,
-                              timeout=30)
-
-    def screen(self):
-        return self.tmux("capture-pane", "-p").stdout
-
-    def wait_for(self, predicate, what, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if predicate(text):
-                return text
-            time.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what}; the screen:\n{self.screen()}")
-
-    def status(self, timeout=30):
-        status = self.tmp / "status"
-        deadline = time.monotonic() + timeout
-        while not status.exists() or not (self.tmp / "after").exists():
-            assert time.monotonic() < deadline, f"top did not end; the screen:\n{self.screen()}"
-            time.sleep(0.1)
-        time.sleep(0.2)
-        return status.read_text().strip()
-
-    def settings_restored(self):
-        return (self.tmp / "before").read_text() == (self.tmp / "after").read_text()
-
-    def close(self):
-        self.tmux("kill-server")
 
 
 @pytest.fixture
@@ -1146,7 +1163,8 @@ def pane(tmp_path):
     panes = []
 
     def start(command, env):
-        panes.append(Pane(tmp_path, command, env))
+        panes.append(Pane(tmp_path, command, {k: v for k, v in env.items()
+                                              if k.startswith("EXO_")}))
         return panes[-1]
     yield start
     for p in panes:
@@ -1185,3 +1203,21 @@ def test_top_live_view_shows_a_destroyed_ring_once_and_a_missing_part(top_tree, 
     p.wait_for(lambda s: "destroyed since" not in s, "the next frame, without beta")
     p.tmux("send-keys", "q")
     assert p.status() == "status=0" and p.settings_restored()
+
+
+@needs_tmux
+@pytest.mark.parametrize("how, status", [("C-\\", "status=131"), ("SIGHUP", "status=129")])
+def test_top_live_view_restores_the_terminal_on_sigquit_and_hangup(top_tree, pane, tmp_path,
+                                                                     how, status):
+    # exec: the shell's $$ is top's pid, for the hang-up; no core file.
+    p = pane(f"ulimit -c 0; sh -c 'echo $$ > {tmp_path}/pid; exec {FUSIONCTL} top --interval 0.3'",
+             top_env(top_tree))
+    p.wait_for(lambda s: "fusionctl top - " in s and "alpha" in s, "the first frame")
+    if how == "SIGHUP":
+        os.kill(int((tmp_path / "pid").read_text()), signal.SIGHUP)
+    else:
+        p.tmux("send-keys", how)
+    assert p.status() == status
+    assert p.settings_restored()
+    after = p.screen()
+    assert "RING" not in after  # back on the normal screen

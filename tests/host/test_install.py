@@ -144,6 +144,42 @@ def test_uninstall_removes_everything_install_put(tmp_path):
     assert left == []
 
 
+def test_uninstall_from_a_destdir_drops_the_module_from_its_depmod_index(tmp_path):
+    kver = BUILT_KERNELS[0]
+    args = (f"DESTDIR={tmp_path}", "PREFIX=/usr", f"KVER={kver}")
+    make("install", *args)
+    make("uninstall", *args)
+    dep = (tmp_path / f"lib/modules/{kver}/modules.dep").read_text()
+    assert "exofusion" not in dep, dep  # modprobe -d would look for the removed module
+
+
+def test_install_and_uninstall_with_a_space_in_destdir_touch_nothing_else(tmp_path):
+    kver = BUILT_KERNELS[0]
+    neighbour = tmp_path / "pkg"  # what "pkg root" would split into
+    neighbour.mkdir()
+    (neighbour / "keep").write_text("not exofusion's\n")
+    destdir = tmp_path / "pkg root"
+    args = (f"DESTDIR={destdir}", "PREFIX=/usr", f"KVER={kver}")
+    make("install", *args)
+    assert "usr/bin/fusionctl" in files_under(destdir)
+    make("uninstall", *args)
+    assert [f for f in files_under(destdir) if "/modules." not in f] == []
+    assert files_under(tmp_path / "pkg") == ["keep"]
+
+
+def test_uninstall_leaves_a_shared_docdir_alone(tmp_path):
+    kver = BUILT_KERNELS[0]
+    other = tmp_path / "usr/share/doc/other/README"
+    other.parent.mkdir(parents=True)
+    other.write_text("another package's\n")
+    args = (f"DESTDIR={tmp_path}", "PREFIX=/usr", f"KVER={kver}", "DOCDIR=/usr/share/doc")
+    make("install", *args)
+    assert (tmp_path / "usr/share/doc/modprobe.d/exofusion.conf").exists()
+    make("uninstall", *args)
+    assert other.exists()
+    assert not (tmp_path / "usr/share/doc/modprobe.d").exists()
+
+
 def test_install_for_a_kernel_without_a_built_module_names_it(tmp_path):
     res = make("install-module", f"DESTDIR={tmp_path}", "KVER=0.0.0-nonesuch", check=False)
     assert res.returncode != 0

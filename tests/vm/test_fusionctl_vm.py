@@ -17,6 +17,7 @@ import pytest
 
 import exo
 from paths import binary, binary_for_others
+from tmux_pane import Pane
 
 FUSIONCTL = binary("fusionctl")
 
@@ -649,49 +650,6 @@ def test_top_as_a_user_who_is_not_root(name):
 # --- top's live view, in a tmux pane in the guest ---
 
 
-class Pane:
-    """A tmux server of its own (socket in |where|) running |command| in sh
-    in a 110x40 pane; the shell records the terminal's settings before and
-    after, and top's exit status."""
-
-    def __init__(self, where, command):
-        self.where = where
-        self.socket = str(where / "tmux.sock")
-        script = where / "run.sh"
-        # The shell traps ^C so that it outlives top to record what happened.
-        script.write_text(f"trap : INT\nstty -g > {where}/before\n{command}\n"
-                          f"echo status=$? > {where}/status\nstty -g > {where}/after\nsleep 600\n")
-        subprocess.run(["tmux", "-S", self.socket, "new-session", "-d", "-x", "110", "-y", "40",
-                        "sh", str(script)], check=True, timeout=60)
-
-    def tmux(self, *args):
-        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True,
-                              timeout=60)
-
-    def screen(self):
-        return self.tmux("capture-pane", "-p").stdout
-
-    def wait_for(self, predicate, what, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if predicate(text):
-                return text
-            time.sleep(0.2)
-        pytest.fail(f"timed out waiting for {what}; the screen:\n{self.screen()}")
-
-    def status(self, timeout=60):
-        wait_for(lambda: (self.where / "after").exists(), "top to end", timeout)
-        time.sleep(0.3)
-        return (self.where / "status").read_text().strip()
-
-    def settings_restored(self):
-        return (self.where / "before").read_text() == (self.where / "after").read_text()
-
-    def close(self):
-        self.tmux("kill-server")
-
-
 def row(screen, first):
     """The words of the screen's line that starts with the word |first|."""
     for line in screen.splitlines():
@@ -705,7 +663,7 @@ def row(screen, first):
 def test_top_live_view_under_tmux(name, tmp_path, key, status):
     tmp_path.chmod(0o755)
     ok("create", name, "--capacity", "65536")  # no receiver: room for every message sent
-    pane = Pane(tmp_path, f"{FUSIONCTL} top --interval 1")
+    pane = Pane(tmp_path, f"{FUSIONCTL} top --interval 1", width=110, height=40, timeout=60)
     try:
         first = pane.wait_for(lambda s: row(s, name) is not None, "the ring in the view")
         assert "fusionctl top - " in first and "every 1 s - q quits" in first

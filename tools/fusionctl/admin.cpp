@@ -10,6 +10,7 @@
 #include "tools/fusionctl/cli.h"
 #include "tools/fusionctl/commands.h"
 #include "tools/fusionctl/rings.h"
+#include "tools/fusionctl/text.h"
 
 namespace fusionctl {
 namespace {
@@ -67,16 +68,17 @@ int run_list(const Args&) {
   if (!read_rings(ring_sysfs(), &rings, &error)) return fail("list: %s", error.c_str());
 
   int width = 4;
-  for (const auto& r : rings) width = std::max(width, static_cast<int>(r.name.size()));
+  for (const auto& r : rings) width = std::max(width, static_cast<int>(printable(r.name).size()));
   printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, "NAME", "MODE", "CAPACITY", "POOL",
          "MESSAGES", "OPEN");
   for (const RingEntry& ring : rings) {
-    auto field = [&ring](const char* key) { return stat_text(ring.stats, key); };
+    // What sysfs holds is shown, never obeyed: no escape sequence reaches the terminal.
+    auto field = [&ring](const char* key) { return printable(stat_text(ring.stats, key)); };
     std::string pool =
         field("buf_count") == "0" ? "-" : field("buf_size") + "x" + field("buf_count");
-    printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, ring.name.c_str(), field("mode").c_str(),
-           field("capacity").c_str(), pool.c_str(), field("messages").c_str(),
-           field("open_count").c_str());
+    printf("%-*s  %-4s  %8s  %-14s  %12s  %4s\n", width, printable(ring.name).c_str(),
+           field("mode").c_str(), field("capacity").c_str(), pool.c_str(),
+           field("messages").c_str(), field("open_count").c_str());
   }
   // The module's own totals: they also count destroyed rings still in use.
   printf("total: %s rings, %s pages\n", read_total("rings").c_str(), read_total("pages").c_str());

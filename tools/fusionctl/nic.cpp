@@ -146,8 +146,8 @@ std::string time_text(uint64_t ns) {
 
 void print_nic(const Nic& n, const Histories* histories, const std::string& history_error) {
   const std::map<std::string, uint64_t>& v = n.numbers;
-  printf("%s: pci %s, policy %s, mode %s\n", n.name.c_str(), n.pci.c_str(), n.policy.c_str(),
-         n.mode.c_str());
+  printf("%s: pci %s, policy %s, mode %s\n", printable(n.name).c_str(), printable(n.pci).c_str(),
+         printable(n.policy).c_str(), printable(n.mode).c_str());
   printf("  rate %llu pps, batch %s packets/poll, %llu interrupts/s, mode changes %llu\n",
          static_cast<unsigned long long>(v.at("rate_pps")), batch_text(v.at("batch_x16")).c_str(),
          static_cast<unsigned long long>(v.at("irq_rate")),

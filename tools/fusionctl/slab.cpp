@@ -60,11 +60,11 @@ void print_table(const Slabinfo& info) {
   for (const Cache& c : info.caches) {
     const Fields& f = c.fields;
     printf("\n%s: size %llu, stride %llu, per slab %llu, order %llu, magazine %llu, debug %s\n",
-           c.name.c_str(), num(f, "size"), num(f, "stride"), num(f, "per_slab"), num(f, "order"),
+           printable(c.name).c_str(), num(f, "size"), num(f, "stride"), num(f, "per_slab"), num(f, "order"),
            num(f, "magazine"), num(f, "debug") ? "on" : "off");
 
-    unsigned long long hits = cpu_hits(f), misses = cpu_misses(f);
-    std::string rate = hits + misses ? format("%.1f%%", 100.0 * hits / (hits + misses)) : "-";
+    double percent = hit_percent(cpu_hits(f), cpu_ops(f));
+    std::string rate = percent < 0 ? "-" : format("%.1f%%", percent);
     printf("  cpu    hit rate %s (alloc hits %llu, misses %llu; free hits %llu, misses %llu)\n",
            rate.c_str(), num(f, "cpu_alloc_hits"), num(f, "cpu_alloc_misses"),
            num(f, "cpu_free_hits"), num(f, "cpu_free_misses"));
@@ -87,7 +87,8 @@ void print_table(const Slabinfo& info) {
            "MISSES", "CONTENDED");
     for (const Fields& r : c.resizes)
       printf("    %8llu %6llu %6llu  %-16s %10llu %10llu %10llu\n", num(r, "tick"), num(r, "from"),
-             num(r, "to"), word(r, "reason"), num(r, "ops"), num(r, "misses"), num(r, "contended"));
+             num(r, "to"), printable(word(r, "reason")).c_str(), num(r, "ops"), num(r, "misses"),
+             num(r, "contended"));
   }
 }
 

@@ -2,6 +2,7 @@
 #include "tools/fusionctl/slabinfo.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,12 +220,29 @@ bool read_slabinfo(const File& file, Slabinfo* out, std::string* error) {
   return true;
 }
 
+namespace {
+
+// Counters as large as a corrupted file makes them must not wrap into
+// small ones (a hit rate above 100%, or a rate from nothing).
+unsigned long long saturating_add(unsigned long long a, unsigned long long b) {
+  return a > ULLONG_MAX - b ? ULLONG_MAX : a + b;
+}
+
+}  // namespace
+
 unsigned long long cpu_hits(const Fields& f) {
-  return num(f, "cpu_alloc_hits") + num(f, "cpu_free_hits");
+  return saturating_add(num(f, "cpu_alloc_hits"), num(f, "cpu_free_hits"));
 }
 
 unsigned long long cpu_misses(const Fields& f) {
-  return num(f, "cpu_alloc_misses") + num(f, "cpu_free_misses");
+  return saturating_add(num(f, "cpu_alloc_misses"), num(f, "cpu_free_misses"));
+}
+
+unsigned long long cpu_ops(const Fields& f) { return saturating_add(cpu_hits(f), cpu_misses(f)); }
+
+double hit_percent(unsigned long long hits, unsigned long long ops) {
+  // More hits than operations only comes of a saturated or inconsistent pair.
+  return ops ? 100.0 * (hits < ops ? hits : ops) / ops : -1;
 }
 
 }  // namespace fusionctl

@@ -47,9 +47,14 @@ File slabinfo_file();
 // (no "fusionctl: COMMAND: " prefix).
 [[nodiscard]] bool read_slabinfo(const File& file, Slabinfo* out, std::string* error);
 
-// The per-CPU magazines' hits and misses, allocations and frees together.
+// The per-CPU magazines' hits and misses, allocations and frees together,
+// and both (their operations); each stops at ULLONG_MAX rather than wrap.
 unsigned long long cpu_hits(const Fields& fields);
 unsigned long long cpu_misses(const Fields& fields);
+unsigned long long cpu_ops(const Fields& fields);
+
+// Percent of |hits| in |ops|; negative when there were none.
+double hit_percent(unsigned long long hits, unsigned long long ops);
 
 }  // namespace fusionctl
 

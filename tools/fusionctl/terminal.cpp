@@ -15,8 +15,13 @@
 namespace fusionctl {
 namespace {
 
-constexpr int kSignals[] = {SIGINT, SIGTERM, SIGWINCH};
-int g_signal_pipe = -1;  // the write end, for the handler
+// Every signal whose default action ends top (^C, ^\, a hung-up terminal,
+// kill) is caught, so that the terminal is put back before top dies of it.
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGWINCH};
+constexpr size_t kSignalCount = sizeof(kSignals) / sizeof(kSignals[0]);
+// The write end, for the handler: set before the handlers are installed and
+// cleared after they are removed, so the handler only reads it.
+volatile sig_atomic_t g_signal_pipe = -1;
 
 // Async-signal-safe: a write to a non-blocking pipe, errno kept. A full
 // pipe already holds a wake-up, so a lost byte loses nothing.
@@ -49,6 +54,7 @@ timespec add_seconds(const timespec& t, double seconds) {
 }
 
 bool Events::start(std::string* error) {
+  static_assert(kSignalCount == kCaught, "a saved action for each signal caught");
   if (pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     *error = format("cannot create a pipe (%s)", strerror(errno));
     return false;
@@ -58,7 +64,7 @@ bool Events::start(std::string* error) {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < kSignalCount; ++i) {
     sigaction(kSignals[i], &sa, &saved_actions_[i]);
     // A signal ignored from the start (a job that nohup or a shell's '&'
     // started) stays ignored, as the shell meant.
@@ -89,7 +95,7 @@ bool Events::use_keys(std::string* error) {
 Events::~Events() {
   if (keys_) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
   if (handlers_)
-    for (size_t i = 0; i < 3; ++i) sigaction(kSignals[i], &saved_actions_[i], nullptr);
+    for (size_t i = 0; i < kSignalCount; ++i) sigaction(kSignals[i], &saved_actions_[i], nullptr);
   g_signal_pipe = -1;
   for (int fd : pipe_)
     if (fd >= 0) close(fd);

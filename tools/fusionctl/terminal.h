@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // What 'top' waits for between samples: the next sample's time, a key
-// (q quits), SIGINT or SIGTERM (quit), SIGWINCH (redraw); and the terminal
-// of its live view, put back as it was whichever way it ends.
+// (q quits), SIGINT, SIGTERM, SIGQUIT or SIGHUP (quit), SIGWINCH (redraw);
+// and the terminal of its live view, put back as it was whichever way it
+// ends.
 #ifndef FUSIONCTL_TERMINAL_H
 #define FUSIONCTL_TERMINAL_H
 
@@ -24,7 +25,7 @@ class Events {
   // Puts back the signal handlers (and the terminal: see use_keys).
   ~Events();
 
-  // Catches SIGINT, SIGTERM and SIGWINCH. False with |error| set on failure.
+  // Catches SIGINT, SIGTERM, SIGQUIT, SIGHUP and SIGWINCH. False with |error| set on failure.
   [[nodiscard]] bool start(std::string* error);
   // Reads keys from standard input (a terminal), one at a time without
   // echo, until destruction. False with |error| set on failure.
@@ -40,7 +41,8 @@ class Events {
 
   int pipe_[2] = {-1, -1};  // the handlers write their signal's number here
   bool handlers_ = false;
-  struct sigaction saved_actions_[3];  // of SIGINT, SIGTERM, SIGWINCH
+  static constexpr size_t kCaught = 5;
+  struct sigaction saved_actions_[kCaught];  // of terminal.cpp's kSignals
   bool keys_ = false;
   termios saved_{};
   int signal_ = 0;

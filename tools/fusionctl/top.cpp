@@ -174,15 +174,12 @@ struct CacheDelta {
 };
 
 CacheDelta cache_delta(const Cache& c, const Cache* before, double interval) {
-  uint64_t ops = cpu_hits(c.fields) + cpu_misses(c.fields), hits = cpu_hits(c.fields);
+  uint64_t ops = cpu_ops(c.fields), hits = cpu_hits(c.fields);
   if (!before) return {delta_of(ops, nullptr, interval), delta_of(hits, nullptr, interval)};
-  uint64_t ops_before = cpu_hits(before->fields) + cpu_misses(before->fields);
+  uint64_t ops_before = cpu_ops(before->fields);
   uint64_t hits_before = cpu_hits(before->fields);
   return {delta_of(ops, &ops_before, interval), delta_of(hits, &hits_before, interval)};
 }
-
-// Percent of |hits| in |ops|; negative when there were none.
-double hit_percent(uint64_t hits, uint64_t ops) { return ops ? 100.0 * hits / ops : -1; }
 
 Delta packets_delta(const NicSample& n, const NicSample* before, bool rx, double interval) {
   if (!n.have_packets) return {false, 0, 0};
@@ -228,7 +225,7 @@ std::string cache_json(const Cache& c, const Cache* before, double interval) {
       static_cast<unsigned long long>(hits), static_cast<unsigned long long>(misses),
       json_number(d.ops, false).c_str(), json_number(d.ops, true).c_str(),
       d.ops.known ? json_percent(hit_percent(d.hits.delta, d.ops.delta)).c_str() : "null",
-      json_percent(hit_percent(hits, hits + misses)).c_str());
+      json_percent(hit_percent(hits, cpu_ops(c.fields))).c_str());
 }
 
 std::string nic_json(const NicSample& n, const NicSample* before, double interval) {
@@ -314,13 +311,15 @@ void ring_lines(const Sample& before, const Sample& now, double interval, Lines*
     return;
   }
   int width = 4;
-  for (const RingSample& r : now.rings.data) width = std::max(width, static_cast<int>(r.name.size()));
+  for (const RingSample& r : now.rings.data)
+    width = std::max(width, static_cast<int>(printable(r.name).size()));
   out->push_back(format("%-*s  %-4s  %10s  %10s  %9s  %9s  %12s  %4s", width, "RING", "MODE",
                         "MSGS/S", "RECV/S", "SLEEPS/S", "WAKEUPS/S", "ERRORS", "OPEN"));
   for (const RingSample& r : now.rings.data) {
     const RingSample* old = previous_ring(before, r);
-    out->push_back(format("%-*s  %-4s  %10s  %10s  %9s  %9s  %12s  %4llu", width, r.name.c_str(),
-                          r.mode.c_str(), rate_text(ring_delta(r, old, kMessages, interval)).c_str(),
+    out->push_back(format("%-*s  %-4s  %10s  %10s  %9s  %9s  %12s  %4llu", width,
+                          printable(r.name).c_str(), printable(r.mode).c_str(),
+                          rate_text(ring_delta(r, old, kMessages, interval)).c_str(),
                           rate_text(ring_delta(r, old, kReceived, interval)).c_str(),
                           rate_text(ring_delta(r, old, kSleeps, interval)).c_str(),
                           rate_text(ring_delta(r, old, kWakeups, interval)).c_str(),
@@ -331,7 +330,7 @@ void ring_lines(const Sample& before, const Sample& now, double interval, Lines*
   std::vector<std::string> gone = rings_gone(before, now);
   if (!gone.empty()) {
     std::string names;
-    for (const std::string& g : gone) names += (names.empty() ? "" : ", ") + g;
+    for (const std::string& g : gone) names += (names.empty() ? "" : ", ") + printable(g);
     out->push_back("destroyed since the last sample: " + names);
   }
 }
@@ -348,12 +347,11 @@ void slab_lines(const Sample& before, const Sample& now, double interval, Lines*
                         "OPS/S", "HIT%", "HIT%-ALL", "IN-USE"));
   for (const Cache& c : now.slab.data.caches) {
     CacheDelta d = cache_delta(c, find_cache(before, c.name), interval);
-    uint64_t hits = cpu_hits(c.fields);
     out->push_back(format(
         "%-*s  %8llu  %10s  %7s  %9s  %10llu", width, printable(c.name).c_str(),
         num(c.fields, "magazine"), rate_text(d.ops).c_str(),
         d.ops.known ? percent_text(hit_percent(d.hits.delta, d.ops.delta)).c_str() : "-",
-        percent_text(hit_percent(hits, hits + cpu_misses(c.fields))).c_str(),
+        percent_text(hit_percent(cpu_hits(c.fields), cpu_ops(c.fields))).c_str(),
         num(c.fields, "slabs_in_use")));
   }
   if (now.slab.data.caches.empty()) out->push_back("(no slab caches)");
@@ -526,10 +524,10 @@ const Command kTop = {
     "mode, the driver's rate estimate and the packets per second it received and sent,\n"
     "from /sys/class/net/IFNAME/exofusion/ and statistics/. A part that cannot be read\n"
     "is shown as missing, with why; a ring destroyed since the last sample is named once.\n\n"
-    "On a terminal the view is redrawn in place; q, ^C or SIGTERM ends it and puts the\n"
-    "terminal back. Into a pipe or a file, reports follow each other. Rates need two\n"
-    "samples, so the first report (--once: the only one) comes one interval after the\n"
-    "start.\n\n"
+    "On a terminal the view is redrawn in place; q, ^C, ^\\, SIGTERM or a hang-up ends it\n"
+    "and puts the terminal back. Into a pipe or a file, reports follow each other. Rates\n"
+    "need two samples, so the first report (--once: the only one) comes one interval\n"
+    "after the start.\n\n"
     "--json prints one JSON object per report, on one line:\n"
     "  {\"time\": CLOCK_MONOTONIC seconds of the sample, \"interval_s\": since the last,\n"
     "   \"rings\": [{\"name\", \"mode\", \"new\", \"capacity\", \"open_count\", \"owner_uid\",\n"
@@ -546,9 +544,9 @@ const Command kTop = {
     "for what is \"new\" (not in the last sample, or a ring destroyed and created again\n"
     "under its name since), a hit rate without operations, a NIC without statistics/.\n"
     "Hit rates are percents.\n\n"
-    "Exit status 0 after the iterations or q; killed by the signal after ^C or SIGTERM;\n"
-    "1 when the module is not loaded. EXO_RING_SYSFS, EXO_SLABINFO, EXO_NET_SYSFS, when\n"
-    "set, name other places to read instead.",
+    "Exit status 0 after the iterations or q; killed by the signal after ^C, ^\\, SIGTERM\n"
+    "or SIGHUP; 1 when the module is not loaded. EXO_RING_SYSFS, EXO_SLABINFO,\n"
+    "EXO_NET_SYSFS, when set, name other places to read instead.",
     {
         {"--interval", "SECONDS", "time between samples, e.g. 0.5 (default 2)"},
         {"--once", nullptr, "print one report (over one interval) and exit"},

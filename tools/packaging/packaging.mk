@@ -53,40 +53,55 @@ live_system = $(if $(DESTDIR),,1)
 
 install: install-module install-userspace
 
+# Every path is quoted: a DESTDIR or PREFIX with a space in it must not
+# split into two words (for `rm`, one of them another directory).
 install-module:
 	@test -f $(INSTALLED_KO) || { echo "install: no module built for kernel '$(KVER)'" \
 		"($(INSTALLED_KO)); run 'make module KDIR=/lib/modules/$(KVER)/build' first" >&2; exit 1; }
-	install -D -m 644 $(INSTALLED_KO) $(DESTDIR)$(MODULEDIR)/exofusion.ko
-	depmod $(if $(DESTDIR),-b $(DESTDIR)) $(KVER)
+	install -D -m 644 $(INSTALLED_KO) '$(DESTDIR)$(MODULEDIR)/exofusion.ko'
+	$(depmod)
+
+# A DESTDIR gets a module index of its own (for `modprobe -d DESTDIR`),
+# which uninstall brings up to date as install does.
+depmod = depmod $(if $(DESTDIR),-b '$(DESTDIR)') $(KVER)
+
+# Installed as LIBDIR's and INCLUDEDIR's own names: uninstall removes these
+# files, never a directory install did not make.
+HEADERS := exofusion/exofusion.h exofusion/exofusion.hpp exofusion/uapi/exofusion.h
+LIB_FILES := libexofusion.so.$(VERSION) $(SONAME) libexofusion.so libexofusion.a
 
 install-userspace: $(LIB_SO) build/lib/libexofusion.a build/bin/fusionctl
-	install -D -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libexofusion.so.$(VERSION)
-	ln -sfn libexofusion.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libexofusion.so
-	install -D -m 644 build/lib/libexofusion.a $(DESTDIR)$(LIBDIR)/libexofusion.a
+	install -D -m 755 $(LIB_SO) '$(DESTDIR)$(LIBDIR)/libexofusion.so.$(VERSION)'
+	ln -sfn libexofusion.so.$(VERSION) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
+	ln -sfn $(SONAME) '$(DESTDIR)$(LIBDIR)/libexofusion.so'
+	install -D -m 644 build/lib/libexofusion.a '$(DESTDIR)$(LIBDIR)/libexofusion.a'
 	install -D -m 644 userspace/include/exofusion/exofusion.h \
-		$(DESTDIR)$(INCLUDEDIR)/exofusion/exofusion.h
+		'$(DESTDIR)$(INCLUDEDIR)/exofusion/exofusion.h'
 	install -D -m 644 userspace/include/exofusion/exofusion.hpp \
-		$(DESTDIR)$(INCLUDEDIR)/exofusion/exofusion.hpp
-	install -D -m 644 uapi/exofusion.h $(DESTDIR)$(INCLUDEDIR)/exofusion/uapi/exofusion.h
-	@mkdir -p $(DESTDIR)$(PKGCONFIGDIR)
+		'$(DESTDIR)$(INCLUDEDIR)/exofusion/exofusion.hpp'
+	install -D -m 644 uapi/exofusion.h '$(DESTDIR)$(INCLUDEDIR)/exofusion/uapi/exofusion.h'
+	@mkdir -p '$(DESTDIR)$(PKGCONFIGDIR)'
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		$(PACKAGING)/exofusion.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/exofusion.pc
-	install -D -m 755 build/bin/fusionctl $(DESTDIR)$(BINDIR)/fusionctl
-	install -D -m 644 $(PACKAGING)/60-exofusion.rules $(DESTDIR)$(UDEVRULESDIR)/60-exofusion.rules
+		$(PACKAGING)/exofusion.pc.in >'$(DESTDIR)$(PKGCONFIGDIR)/exofusion.pc'
+	install -D -m 755 build/bin/fusionctl '$(DESTDIR)$(BINDIR)/fusionctl'
+	install -D -m 644 $(PACKAGING)/60-exofusion.rules '$(DESTDIR)$(UDEVRULESDIR)/60-exofusion.rules'
 	$(if $(live_system),getent group exofusion >/dev/null || groupadd --system exofusion)
-	install -D -m 644 $(PACKAGING)/exofusion.conf $(DESTDIR)$(DOCDIR)/modprobe.d/exofusion.conf
+	install -D -m 644 $(PACKAGING)/exofusion.conf '$(DESTDIR)$(DOCDIR)/modprobe.d/exofusion.conf'
 	$(if $(live_system),-ldconfig)
 
+# The files install put, then the directories it made that are left empty
+# (DOCDIR may be a shared one: a packager's, or /usr/share/doc itself).
 uninstall:
-	rm -f $(DESTDIR)$(MODULEDIR)/exofusion.ko
-	$(if $(live_system),-depmod $(KVER))
-	rm -f $(DESTDIR)$(LIBDIR)/libexofusion.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-		$(DESTDIR)$(LIBDIR)/libexofusion.so $(DESTDIR)$(LIBDIR)/libexofusion.a \
-		$(DESTDIR)$(PKGCONFIGDIR)/exofusion.pc $(DESTDIR)$(BINDIR)/fusionctl \
-		$(DESTDIR)$(UDEVRULESDIR)/60-exofusion.rules
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/exofusion $(DESTDIR)$(DOCDIR)
+	rm -f '$(DESTDIR)$(MODULEDIR)/exofusion.ko'
+	if [ -d '$(DESTDIR)/lib/modules/$(KVER)' ]; then $(depmod); fi
+	rm -f $(foreach f,$(LIB_FILES),'$(DESTDIR)$(LIBDIR)/$(f)') \
+		$(foreach f,$(HEADERS),'$(DESTDIR)$(INCLUDEDIR)/$(f)') \
+		'$(DESTDIR)$(PKGCONFIGDIR)/exofusion.pc' '$(DESTDIR)$(BINDIR)/fusionctl' \
+		'$(DESTDIR)$(UDEVRULESDIR)/60-exofusion.rules' \
+		'$(DESTDIR)$(DOCDIR)/modprobe.d/exofusion.conf'
+	rmdir '$(DESTDIR)$(INCLUDEDIR)/exofusion/uapi' '$(DESTDIR)$(INCLUDEDIR)/exofusion' \
+		'$(DESTDIR)$(DOCDIR)/modprobe.d' '$(DESTDIR)$(DOCDIR)' 2>/dev/null || true
 	$(if $(live_system),-ldconfig)
 
 # DKMS builds from a copy of the module's sources in /usr/src/exofusion-<version>.
