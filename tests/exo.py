@@ -148,3 +148,27 @@ def reload(*params):
     """rmmod, then insmod with |params|."""
     rmmod()
     insmod(*params)
+
+
+NOBODY = 65534
+DEBUGFS = "/sys/kernel/debug/exofusion"
+
+
+def as_nobody(fn):
+    """|fn| wrapped to run as uid and gid nobody, without groups (in a child)."""
+    def run():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        return fn()
+    return run
+
+
+def slab_command(kind, command):
+    """Writes |command| to debugfs exofusion/slab_<kind>; returns what it reads back."""
+    fd = os.open(f"{DEBUGFS}/slab_{kind}", os.O_RDWR)
+    try:
+        os.write(fd, command.encode())
+        return os.pread(fd, 256, 0).decode()
+    finally:
+        os.close(fd)

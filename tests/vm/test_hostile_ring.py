@@ -490,15 +490,6 @@ def function_call_ipis():
     pytest.skip("no CAL line in /proc/interrupts")
 
 
-def as_nobody(fn):
-    def run():
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return fn()
-    return run
-
-
 RING_IPIS_PER_SEC = 64  # EXO_RING_IPIS_PER_SEC in module/shim/ring.c
 
 
@@ -539,7 +530,7 @@ def test_polls_by_nobody_do_not_make_every_cpu_take_ipis(rings, attack):
     def background_rate():
         before = function_call_ipis()
         start = time.monotonic()
-        in_child(as_nobody(idle), timeout=300)
+        in_child(exo.as_nobody(idle), timeout=300)
         return (function_call_ipis() - before) / (time.monotonic() - start)
 
     # The background is measured before and after the attack and the higher
@@ -547,7 +538,7 @@ def test_polls_by_nobody_do_not_make_every_cpu_take_ipis(rings, attack):
     noise = background_rate()
     before = function_call_ipis()
     start = time.monotonic()
-    assert in_child(as_nobody(loop), timeout=300) == polls
+    assert in_child(exo.as_nobody(loop), timeout=300) == polls
     elapsed = time.monotonic() - start
     ipis = function_call_ipis() - before
     noise = max(noise, background_rate())

@@ -16,17 +16,6 @@ DEBUGFS = "/sys/kernel/debug/exofusion"
 CPU1 = "/sys/devices/system/cpu/cpu1/online"
 
 
-def run_test(kind, command):
-    """Writes |command| to exofusion/slab_<kind>; returns what it read back."""
-    path = f"{DEBUGFS}/slab_{kind}"
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.write(fd, command.encode())
-        return os.pread(fd, 256, 0).decode()
-    finally:
-        os.close(fd)
-
-
 def figures(text):
     words = text.split()
     return {k: int(v) for k, v in zip(words[::2], words[1::2])}
@@ -58,17 +47,17 @@ FINDINGS = [
 def test_debug_mode_reports_the_finding_and_the_kernel_stays_up(module, name, reports, leaked,
                                                                 message):
     before = exo.dmesg()
-    got = figures(run_test("selftest", name))
+    got = figures(exo.slab_command("selftest", name))
     assert got == {"reports": reports, "leaked": leaked}
     new = exo.dmesg()[len(before):]
     assert f"cache exo_selftest" in new and message in new, new
     # Still alive and sane: the next test's cache works.
-    assert figures(run_test("selftest", "double_free"))["reports"] == 1
+    assert figures(exo.slab_command("selftest", "double_free"))["reports"] == 1
 
 
 def test_unknown_selftest_is_einval(module):
     with pytest.raises(OSError) as e:
-        run_test("selftest", "no_such_test")
+        exo.slab_command("selftest", "no_such_test")
     assert e.value.errno == 22
 
 
@@ -91,7 +80,7 @@ def test_stress_across_cpus_survives_hotplug_and_shrinking(module):
     churn = threading.Thread(target=toggle_cpu1_and_shrink, args=(stop, errors))
     churn.start()
     try:
-        got = figures(run_test("selftest", "stress 3000"))
+        got = figures(exo.slab_command("selftest", "stress 3000"))
     finally:
         stop.set()
         churn.join()
@@ -109,7 +98,7 @@ SCENARIOS = ["pair", "batch1000", "bulk16", "crosscpu"]
 @pytest.mark.parametrize("impl", ["exofusion-slab", "kmem_cache"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_bench_patterns_run(module, scenario, impl):
-    got = figures(run_test("bench", f"{scenario} {impl} 64 20000"))
+    got = figures(exo.slab_command("bench", f"{scenario} {impl} 64 20000"))
     assert got["ops"] == 20000 and got["ns"] > 0
 
 
@@ -117,7 +106,7 @@ def test_bench_rejects_bad_requests(module):
     for bad in ["pair nosuch 64 1000", "pair kmem_cache 64 0", "nosuch exofusion-slab 64 100",
                 "pair exofusion-slab 3 1000", "pair"]:
         with pytest.raises(OSError) as e:
-            run_test("bench", bad)
+            exo.slab_command("bench", bad)
         assert e.value.errno == 22, bad
 
 
@@ -189,7 +178,7 @@ def test_alloc_from_softirq_and_hardirq_on_one_cpu_hands_no_object_out_twice(mod
     """A task loop, a softirq hrtimer and a hard-IRQ hrtimer share one CPU's
     magazines. With only preemption off (the old fast path) an interrupt in
     the middle of a pop or push hands one object to two users or loses one."""
-    got = figures(run_test("selftest", f"irq 2000{mode}"))
+    got = figures(exo.slab_command("selftest", f"irq 2000{mode}"))
     assert got["dup"] == 0 and got["corrupt"] == 0, got
     assert got["live"] == 0 and got["leaked"] == 0, got
     assert got["task"] > 1000 and got["softirq"] > 100, got
@@ -197,7 +186,7 @@ def test_alloc_from_softirq_and_hardirq_on_one_cpu_hands_no_object_out_twice(mod
 
 
 def shrinker(command):
-    return run_test("ctl", command).split()
+    return exo.slab_command("ctl", command).split()
 
 
 def test_shrinker_scan_honours_nr_to_scan_and_reports_what_it_freed(module):
@@ -257,13 +246,13 @@ def test_kmem_backend_rings_and_selftests_run_on_kmem_cache(module):
         exo.destroy_quietly("kmemring")
         exo.create("kmemring")
         exo.destroy("kmemring")
-        got = figures(run_test("selftest", "irq 1000"))
+        got = figures(exo.slab_command("selftest", "irq 1000"))
         assert got["dup"] == 0 and got["corrupt"] == 0 and got["live"] == 0, got
         assert got["softirq"] > 0 and (RT or got["hardirq"] > 0), got
-        got = figures(run_test("selftest", "stress 1000"))
+        got = figures(exo.slab_command("selftest", "stress 1000"))
         assert got["corrupt"] == 0 and got["ops"] > 0, got
         with pytest.raises(OSError) as e:
-            run_test("selftest", "double_free")
+            exo.slab_command("selftest", "double_free")
         assert e.value.errno == 95  # EOPNOTSUPP: debug findings are the exo backend's
         assert exo.total("slab_pages") == 0
     finally:

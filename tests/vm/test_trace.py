@@ -135,15 +135,6 @@ def in_child(fn, timeout=20):
     return out
 
 
-def as_nobody(fn):
-    def run():
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return fn()
-    return run
-
-
 def minor(name):
     return os.minor(os.stat(f"/dev/exofusion/{name}").st_rdev)
 
@@ -166,7 +157,7 @@ def test_every_event_has_its_fields_and_a_format_tools_can_parse(tracing):
 # --- rings ------------------------------------------------------------------------
 
 def test_ring_create_and_destroy_carry_name_minor_sizes_and_both_uids(ring, tracing):
-    made = in_child(as_nobody(lambda: exo.create(ring, capacity=16, mode=exo.MPMC,
+    made = in_child(exo.as_nobody(lambda: exo.create(ring, capacity=16, mode=exo.MPMC,
                                                  buf_size=256, buf_count=4, perm=0o640)))
     region_size, creator = made["ok"], made["pid"]
     m = minor(ring)
@@ -325,15 +316,6 @@ def test_ring_error_says_what_was_wrong(ring, tracing, kind):
 
 # --- the slab caches ------------------------------------------------------------------
 
-def slab_cmd(kind, command):
-    fd = os.open(f"{DEBUGFS}/slab_{kind}", os.O_RDWR)
-    try:
-        os.write(fd, command.encode())
-        return os.pread(fd, 256, 0).decode()
-    finally:
-        os.close(fd)
-
-
 def slabinfo_resizes(cache):
     """slabinfo's resize trace of |cache| (the core's own history)."""
     with open(f"{DEBUGFS}/slabinfo") as f:
@@ -359,7 +341,7 @@ def test_slab_resize_and_shrink_agree_with_the_caches_own_history(tracing):
         if f.read().strip() != "exo":
             pytest.skip("the kmem backend: no magazines to resize")
     result = []
-    stress = threading.Thread(target=lambda: result.append(slab_cmd("selftest", "stress 4000")))
+    stress = threading.Thread(target=lambda: result.append(exo.slab_command("selftest", "stress 4000")))
     stress.start()
     try:
         deadline = time.monotonic() + 20
@@ -369,7 +351,7 @@ def test_slab_resize_and_shrink_agree_with_the_caches_own_history(tracing):
                     break
             time.sleep(0.05)
         time.sleep(1.2)  # a tick or so under load
-        slab_cmd("ctl", "pressure")
+        exo.slab_command("ctl", "pressure")
         history = slabinfo_resizes("exo_stress")
     finally:
         stress.join(60)
@@ -398,7 +380,7 @@ def test_slab_shrink_of_the_shrinker_adds_up_to_what_it_reported(module, tracing
         exo.create(n)
     for n in names:
         exo.destroy(n)
-    words = slab_cmd("ctl", "scan 24").split()
+    words = exo.slab_command("ctl", "scan 24").split()
     assert words[:2] == ["scan", "24"], words
     shrinks = tracing.events("slab_shrink", cause="shrinker")
     assert shrinks and shrinks[0]["nr_to_scan"] == "24", shrinks
